@@ -1,0 +1,34 @@
+"""The `bridge` command. Each command group lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from bridge.cli.credits import credits
+from bridge.cli.deadletters import dead_letters
+from bridge.cli.keys import keys
+from bridge.cli.serve import beat, migrate, web, worker
+from bridge.cli.up import up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """The bridge: a self-hosted Salesforce integration service."""
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sandbox(args: tuple[str, ...]) -> None:
+    """The local Salesforce sandbox (`bridge sandbox --help`); runs `python -m sandbox`."""
+    import os
+    import sys
+
+    # A separate program: nothing in bridge/ imports the sandbox package.
+    os.execv(sys.executable, [sys.executable, "-m", "sandbox", *args])  # noqa: S606
+
+
+for command in (up, web, worker, beat, migrate, keys, credits, dead_letters):
+    main.add_command(command)

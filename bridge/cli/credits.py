@@ -1,0 +1,8 @@
+"""`bridge credits`: grant credits and show balances."""
+
+import click
+
+
+@click.group()
+def credits() -> None:
+    """Manage tenant credits."""

@@ -1,0 +1,1 @@
+"""Credit balances and the per-tenant ledger of every debit and grant."""

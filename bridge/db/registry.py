@@ -1,0 +1,11 @@
+"""Imports every domain's tables so `Base.metadata` is complete (Alembic, tests)."""
+
+from bridge.credits import tables as credits_tables
+from bridge.db.base import Base
+from bridge.deadletters import tables as deadletters_tables
+from bridge.logs import tables as logs_tables
+from bridge.tenants import tables as tenants_tables
+
+metadata = Base.metadata
+
+__all__ = ["credits_tables", "deadletters_tables", "logs_tables", "metadata", "tenants_tables"]

@@ -1,0 +1,1 @@
+"""Route logs: the audit trail of every assign, convert, merge and enrich."""

@@ -1,0 +1,31 @@
+"""Binds a request id for the whole request: taken from `X-Request-ID` or generated."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from structlog.contextvars import bound_contextvars
+
+from bridge.web.errors import Handler
+from config.logging import new_request_id
+
+HEADER = "X-Request-ID"
+# Accept a caller's id only when it is a sane token, so logs cannot be injected into.
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(HEADER, "")
+    rid = incoming if _VALID.match(incoming) else new_request_id()
+    request["request_id"] = rid
+    with bound_contextvars(request_id=rid):
+        return await handler(request)
+
+
+async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare` hook: streamed responses get the header too."""
+    rid = request.get("request_id")
+    if rid:
+        response.headers[HEADER] = rid

@@ -1,0 +1,122 @@
+"""structlog set-up: JSON lines in production, readable console output in development.
+
+The request id lives in a contextvar (`bind_request_id`), so every log line of a request, and of
+the Celery task it causes, carries it. `redact` keeps secrets and personal data out of logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.contextvars import bind_contextvars, get_contextvars, merge_contextvars
+
+from config.settings import Settings
+
+REDACTED = "[redacted]"
+
+# Keys whose values are secrets, whatever they hold. Matched on the lower-cased key.
+_SECRET_KEY = re.compile(
+    r"(authorization|api[_-]?key|secret|password|passwd|token|session[_-]?id|signature|"
+    r"private[_-]?key|cookie|credential)"
+)
+# Keys whose values are personal data (redacted unless log_personal_data is on).
+_PERSONAL_KEY = re.compile(r"(^|_)(email|phone|mobile|mobilephone|name|first_?name|last_?name)$")
+# Personal data and bearer tokens inside free text.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{7,}\d(?![\w.])")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_SECRET_TOKEN = re.compile(r"\b(whsec_|brk_)[A-Za-z0-9_+/=-]+")
+
+
+class Redactor:
+    """A structlog processor; also usable on any mapping (e.g. before persisting a request)."""
+
+    def __init__(self, allow_personal_data: bool = False) -> None:
+        self.allow_personal_data = allow_personal_data
+
+    def __call__(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        return self.scrub(event_dict)
+
+    def scrub(self, value: Any, key: str = "") -> Any:
+        lowered = key.lower()
+        if lowered and _SECRET_KEY.search(lowered) and lowered not in {"token_type"}:
+            return REDACTED if value not in (None, "") else value
+        if not self.allow_personal_data and lowered and _PERSONAL_KEY.search(lowered):
+            return REDACTED if value not in (None, "") else value
+        if isinstance(value, Mapping):
+            return {k: self.scrub(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple | set):
+            return [self.scrub(v, key) for v in value]
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        return value
+
+    def scrub_text(self, text: str) -> str:
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = _SECRET_TOKEN.sub(REDACTED, text)
+        if not self.allow_personal_data:
+            text = _EMAIL.sub(REDACTED, text)
+            text = _PHONE.sub(REDACTED, text)
+        return text
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def bind_request_id(request_id: str | None) -> str:
+    """Bind (or create) the request id for the current context and return it."""
+    rid = request_id or new_request_id()
+    bind_contextvars(request_id=rid)
+    return rid
+
+
+def current_request_id() -> str | None:
+    value = get_contextvars().get("request_id")
+    return str(value) if value else None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Idempotent: called by every process entry point (web, worker, beat, CLI)."""
+    redactor = Redactor(allow_personal_data=settings.log_personal_data)
+    shared: list[Any] = [
+        merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.json_logs
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    # Route stdlib logging (aiohttp, celery, sqlalchemy) through the same processors.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared, processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
+        ]
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_bridge", False):
+            root.removeHandler(old)
+    handler._bridge = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

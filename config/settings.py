@@ -1,0 +1,158 @@
+"""Every setting of the bridge, read from the environment (and an optional `.env`).
+
+This is the only module that reads the environment. Names follow Heroku conventions where one
+exists (`PORT`, `REDIS_URL`, `DATABASE_URL`); the rest carry a `BRIDGE_` prefix.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BRIDGE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- runtime -------------------------------------------------------------------------
+    environment: Literal["development", "production", "test"] = Field(
+        "development", description="Selects log format (console in development, JSON otherwise)."
+    )
+    host: str = Field("127.0.0.1", description="Interface the web process binds to.")
+    port: int = Field(
+        8000, validation_alias=AliasChoices("PORT", "BRIDGE_PORT"), description="Web port."
+    )
+    data_dir: Path = Field(
+        Path("var"),
+        description="Local state for embedded defaults: SQLite file, embedded Redis, sandbox.",
+    )
+    log_level: str = Field("INFO", description="Root log level.")
+    log_json: bool | None = Field(
+        None, description="Force JSON (true) or console (false) logs; default by environment."
+    )
+    log_personal_data: bool = Field(
+        False,
+        description="Debug only: let emails and phones through log redaction. Secrets never pass.",
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "BRIDGE_REDIS_URL"),
+        description="Redis for rate limits, queues, locks, the Celery broker and results.",
+    )
+    database_url: str = Field(
+        "",
+        validation_alias=AliasChoices("DATABASE_URL", "BRIDGE_DATABASE_URL"),
+        description="SQLAlchemy URL; empty means a SQLite file in data_dir. "
+        "postgres:// and postgresql:// URLs use psycopg 3.",
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (413 above).")
+    rate_limit_sync_per_min: int = Field(50, description="Sync API requests per key per minute.")
+    rate_limit_batch_per_min: int = Field(1, description="Batch agent requests per key per minute.")
+    rate_limit_credits_per_min: int = Field(
+        10, description="Credits API requests per key per minute."
+    )
+    rate_limit_triggers_per_min: int = Field(
+        60_000, description="Trigger/webhook requests per key per minute (high-burst area)."
+    )
+    rate_limit_logs_per_min: int = Field(10, description="Route log exports per key per minute.")
+    rate_limit_logs_large_per_min: int = Field(
+        2, description="Route log exports above 5,000 rows per key per minute."
+    )
+    rate_limit_stats_per_min: int = Field(20, description="Log statistics per key per minute.")
+    rate_limit_forms_per_min: int = Field(6_000, description="Form submits per key per minute.")
+    rate_limit_workflows_per_min: int = Field(
+        60_000, description="Workflow triggers per key per minute (high-burst area)."
+    )
+
+    # --- Celery --------------------------------------------------------------------------
+    celery_broker_url: str = Field("", description="Broker URL; empty means REDIS_URL.")
+    celery_result_backend: str = Field("", description="Result backend; empty means REDIS_URL.")
+    celery_always_eager: bool = Field(False, description="Run tasks inline (debugging only).")
+    task_max_retries: int = Field(8, description="Retries before a task goes to dead letters.")
+    task_retry_backoff_max: int = Field(600, description="Largest retry delay in seconds.")
+    broker_visibility_timeout: int = Field(
+        3600,
+        description="Seconds before an unacked task is redelivered; > longest countdown + run.",
+    )
+    beat_max_loop_interval: int = Field(10, description="Beat loop interval in seconds.")
+    redbeat_lock_timeout: int = Field(75, description="Seconds the redbeat leader lock lives.")
+    poll_interval_seconds: int = Field(120, description="SOQL watermark polling interval.")
+
+    # --- Salesforce ----------------------------------------------------------------------
+    sf_auth: Literal["none", "sandbox", "jwt", "client_credentials", "password"] = Field(
+        "none", description="How the bridge signs in to Salesforce; 'none' starts the sandbox."
+    )
+    sf_instance_url: str = Field("", description="Org or sandbox base URL (https://...).")
+    sf_login_url: str = Field(
+        "https://login.salesforce.com", description="OAuth host for JWT/password flows."
+    )
+    sf_domain: str = Field("", description="My Domain for client credentials (e.g. acme.my).")
+    sf_api_version: str = Field("60.0", description="Salesforce REST/SOAP API version.")
+    sf_client_id: str = Field("", description="Connected App consumer key.")
+    sf_client_secret: SecretStr = Field(SecretStr(""), description="Connected App consumer secret.")
+    sf_username: str = Field("", description="Integration user's username (JWT and password).")
+    sf_password: SecretStr = Field(SecretStr(""), description="Integration user's password.")
+    sf_security_token: SecretStr = Field(SecretStr(""), description="Password flow security token.")
+    sf_private_key_file: Path | None = Field(None, description="PEM key for the JWT bearer flow.")
+    sf_ca_bundle: Path | None = Field(
+        None, description="CA bundle to trust (the sandbox writes one); default system CAs."
+    )
+    sf_api_budget_share: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="Stop calling Salesforce above this share of the daily limit.",
+    )
+    sf_max_retries: int = Field(4, description="Retries on UNABLE_TO_LOCK_ROW and 5xx.")
+    sf_timeout_seconds: float = Field(30.0, description="HTTP timeout for Salesforce calls.")
+
+    # --- sandbox -------------------------------------------------------------------------
+    sandbox_port: int = Field(8443, description="Port `bridge up` gives the local sandbox.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, value: str) -> str:
+        # Heroku hands out postgres:// URLs; SQLAlchemy wants an explicit driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bridge.sqlite3').resolve()}"
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is not None:
+            return self.log_json
+        return self.environment != "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings(...)` instead."""
+    return Settings()
