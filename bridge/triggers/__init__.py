@@ -1,0 +1,1 @@
+"""Triggers: how records reach the bridge (signed callouts, Outbound Messages, SOQL polling)."""

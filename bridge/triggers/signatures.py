@@ -1,0 +1,50 @@
+"""Standard Webhooks verification over the raw body, with secret rotation.
+
+The `standardwebhooks` package does the HMAC; this wraps it so any malformed header gives a
+clean refusal (the package raises ValueError/binascii errors on garbage) and several secrets can
+be active at once while a tenant rotates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+TOLERANCE_SECONDS = 300
+
+
+class InvalidSignature(Exception):
+    """The callout is not provably from the tenant's org (missing, stale or forged)."""
+
+
+def verify(raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> str:
+    """Return the `webhook-id` when any of `secrets` signed this body; raise otherwise."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    webhook_id = lowered.get("webhook-id", "")
+    if not (webhook_id and lowered.get("webhook-timestamp") and lowered.get("webhook-signature")):
+        raise InvalidSignature("missing webhook-id, webhook-timestamp or webhook-signature")
+    if len(webhook_id) > 255:
+        raise InvalidSignature("webhook-id too long")
+    reason = "no matching signature"
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(raw_body, lowered, json_parse=False)
+            return webhook_id
+        except WebhookVerificationError as exc:
+            reason = str(exc)
+            if "timestamp" in reason.lower() or "headers" in reason.lower():
+                break  # the same for every secret
+        except (ValueError, TypeError, UnicodeDecodeError):
+            reason = "malformed signature header or body"
+            break
+    raise InvalidSignature(reason)
+
+
+def sign(raw_body: bytes, secret: str, webhook_id: str, timestamp: int) -> str:
+    """The `webhook-signature` value a sender computes (used by tests, docs and the sandbox)."""
+    from datetime import UTC, datetime
+
+    return Webhook(secret).sign(
+        webhook_id, datetime.fromtimestamp(timestamp, tz=UTC), raw_body.decode()
+    )
