@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis
 import redis.asyncio as aioredis
 
@@ -56,10 +57,8 @@ async def test_unacked_entries_are_claimed_by_another_dispatcher(redis_url: str)
 
     first = Dispatcher(sync, crash, consumer="dead", linger=0)
     first.ensure_group()
-    try:
+    with pytest.raises(RuntimeError):
         first.step(block_ms=100)
-    except RuntimeError:
-        pass
     batches: list[Batch] = []
     second = Dispatcher(sync, batches.append, consumer="alive", linger=0, claim_idle=0.0)
     second._claim_stale()
