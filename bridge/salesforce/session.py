@@ -1,0 +1,34 @@
+"""The one `requests.Session` every Salesforce call goes through.
+
+It carries a default timeout (simple-salesforce passes none, and a hung socket would pin a
+Celery worker forever), the CA bundle to trust (the sandbox's throwaway CA), and a connection
+pool as large as the thread pool that shares it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+
+class SalesforceSession(requests.Session):
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        ca_bundle: Path | str | None = None,
+        pool_size: int = 10,
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        if ca_bundle is not None:
+            self.verify = str(ca_bundle)
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.mount("https://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)

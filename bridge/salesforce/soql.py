@@ -1,0 +1,159 @@
+"""SOQL building. Values only ever enter a query through `simple_salesforce.format_soql`.
+
+Identifiers (object and field names) cannot be quoted in SOQL, so they are checked against a
+strict pattern instead; anything else is refused before it can become a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from simple_salesforce import format_soql
+
+from bridge.salesforce import ids as sf_ids
+
+# Object/field API names, custom (`__c`, `__r`) and namespaced ones, and parent paths
+# (`Account.Name`, `Owner.IsActive`). No functions, no spaces, no quotes.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
+_SOBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+# One REST query travels in a GET URL; Salesforce refuses URLs beyond ~16 KB. Leave room for
+# the host, path and percent-encoding of quotes and spaces.
+DEFAULT_MAX_SOQL_LENGTH = 10_000
+DEFAULT_IN_CHUNK = 200
+MAX_BATCH = 2_000  # Salesforce returns at most 2,000 records per query response
+
+
+def sobject_name(name: str) -> str:
+    if not isinstance(name, str) or not _SOBJECT.fullmatch(name):
+        raise ValueError(f"not an sObject API name: {name!r}")
+    return name
+
+
+def field_list(fields: Iterable[str], *, required: Sequence[str] = ("Id",)) -> list[str]:
+    """Validated field names, `required` ones first, duplicates (case-insensitive) dropped."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in (*required, *fields):
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not a field API name: {name!r}")
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            out.append(name)
+    return out
+
+
+def select(sobject: str, fields: Iterable[str]) -> str:
+    """`SELECT <fields> FROM <sobject>`; the caller appends clauses through `format_soql`."""
+    return format_soql(
+        "SELECT {fields:literal} FROM {sobject:literal}",
+        fields=", ".join(field_list(fields)),
+        sobject=sobject_name(sobject),
+    )
+
+
+def datetime_literal(value: datetime) -> str:
+    """A SOQL datetime literal with milliseconds, e.g. `2013-05-20T20:49:32.123Z`.
+
+    `format_soql` drops sub-second precision, but SystemModstamp has milliseconds and the
+    keyset `SystemModstamp = :ts` must match exactly, so we render datetimes ourselves. The
+    result comes from a datetime object, never from caller text, so it is safe as a literal.
+    """
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: Salesforce datetimes are UTC, pass an aware value")
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(value: str | datetime) -> datetime:
+    """Read Salesforce's `2013-05-20T20:49:32.000+0000` (and ISO variants) as aware UTC."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Salesforce datetimes are UTC, pass an aware value")
+        return value.astimezone(UTC)
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)  # 3.11 accepts +0000 and milliseconds
+    if parsed.tzinfo is None:
+        raise ValueError(f"datetime without an offset: {value!r}")
+    return parsed.astimezone(UTC)
+
+
+def escape_like(value: str) -> str:
+    """Escape a value for use inside a LIKE pattern (quotes, backslashes, `%`, `_`)."""
+    return format_soql("{value:like}", value=value)
+
+
+def by_ids(
+    sobject: str,
+    fields: Iterable[str],
+    record_ids: Iterable[str],
+    *,
+    chunk_size: int = DEFAULT_IN_CHUNK,
+    max_length: int = DEFAULT_MAX_SOQL_LENGTH,
+) -> list[str]:
+    """One `WHERE Id IN (...)` query per chunk of ids (validated, 18-char, deduplicated).
+
+    Chunks hold at most `chunk_size` ids and keep each query under `max_length` characters.
+    """
+    head = select(sobject, fields)
+    valid = sf_ids.normalize_all(record_ids, sobject)
+    queries: list[str] = []
+    chunk: list[str] = []
+    # "'<18 chars>'," per id; the IN clause frame is small and fixed.
+    frame = len(head) + len(" WHERE Id IN ()")
+    for record_id in valid:
+        if chunk and (len(chunk) >= chunk_size or frame + 21 * (len(chunk) + 1) > max_length):
+            queries.append(format_soql(head + " WHERE Id IN {ids}", ids=chunk))
+            chunk = []
+        chunk.append(record_id)
+    if chunk:
+        queries.append(format_soql(head + " WHERE Id IN {ids}", ids=chunk))
+    return queries
+
+
+def changes_since(
+    sobject: str,
+    fields: Iterable[str],
+    watermark_ts: datetime | None,
+    watermark_id: str | None = None,
+    *,
+    limit: int | None = MAX_BATCH,
+    cursor_field: str = "SystemModstamp",
+) -> str:
+    """The keyset change query.
+
+    `WHERE SystemModstamp > :ts OR (SystemModstamp = :ts AND Id > :id)
+     ORDER BY SystemModstamp, Id LIMIT :n`
+
+    Paging on the timestamp alone loops or skips when many rows share a millisecond; the
+    (timestamp, id) pair is a total order, so every page starts exactly after the last one.
+    Without an id the timestamp is inclusive (a fresh start from a point in time).
+    """
+    cursor = field_list([cursor_field], required=())[0]
+    head = select(sobject, field_list(fields, required=("Id", cursor)))
+    where = ""
+    if watermark_ts is not None:
+        ts = datetime_literal(parse_datetime(watermark_ts))
+        if watermark_id is None:
+            where = format_soql(" WHERE {c:literal} >= {ts:literal}", c=cursor, ts=ts)
+        else:
+            where = format_soql(
+                " WHERE ({c:literal} > {ts:literal} OR ({c:literal} = {ts:literal} AND Id > {id}))",
+                c=cursor,
+                ts=ts,
+                id=sf_ids.normalize(watermark_id, sobject),
+            )
+    elif watermark_id is not None:
+        raise ValueError("a watermark id needs its timestamp")
+    tail = format_soql(" ORDER BY {c:literal} ASC, Id ASC", c=cursor)
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise ValueError(f"limit must be a positive int, got {limit!r}")
+        tail += format_soql(" LIMIT {n}", n=limit)
+    return head + where + tail
