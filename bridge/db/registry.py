@@ -5,7 +5,15 @@ from bridge.db.base import Base
 from bridge.deadletters import tables as deadletters_tables
 from bridge.logs import tables as logs_tables
 from bridge.tenants import tables as tenants_tables
+from bridge.triggers import tables as triggers_tables
 
 metadata = Base.metadata
 
-__all__ = ["credits_tables", "deadletters_tables", "logs_tables", "metadata", "tenants_tables"]
+__all__ = [
+    "credits_tables",
+    "deadletters_tables",
+    "logs_tables",
+    "metadata",
+    "tenants_tables",
+    "triggers_tables",
+]
