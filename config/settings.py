@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     celery_always_eager: bool = Field(False, description="Run tasks inline (debugging only).")
     task_max_retries: int = Field(8, description="Retries before a task goes to dead letters.")
     task_retry_backoff_max: int = Field(600, description="Largest retry delay in seconds.")
+    task_time_limit: int = Field(
+        900, description="Hard limit on one task run in seconds (soft limit at 90%)."
+    )
     broker_visibility_timeout: int = Field(
         3600,
         description="Seconds before an unacked task is redelivered; > longest countdown + run.",

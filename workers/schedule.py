@@ -1,0 +1,25 @@
+"""The beat schedule: every periodic job of the bridge, in one place.
+
+To add one, add an entry to `beat_schedule` (task name, how often, and an `expires` a little
+under the period, so runs missed while the workers were down do not pile up). celery-redbeat
+keeps the schedule in Redis and syncs these static entries at every beat start; removing an
+entry here removes it there. Long or exclusive jobs should also take their own Redis lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+
+BACKLOG_REPORT_SECONDS = 60.0
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "report-backlog": {
+            "task": "housekeeping.report_backlog",
+            "schedule": BACKLOG_REPORT_SECONDS,
+            "options": {"expires": BACKLOG_REPORT_SECONDS - 5},
+        },
+    }
