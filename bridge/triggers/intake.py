@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import redis
 import redis.asyncio as aioredis
 
 STREAM = "bridge:triggers:stream"
@@ -62,6 +63,31 @@ class Accepted:
     duplicate: bool
 
 
+def _keys_and_args(submission: Submission, stream: str) -> tuple[list[str], list[object]]:
+    dedupe = submission.dedupe_key
+    seen_key = f"{SEEN_PREFIX}{submission.tenant_id}:{dedupe}" if dedupe else f"{SEEN_PREFIX}-"
+    args: list[object] = ["1" if dedupe else "0", SEEN_TTL_SECONDS, submission.job_id]
+    return [seen_key, stream], [*args, *submission.fields()]
+
+
+def _accepted(result: object) -> Accepted:
+    accepted, job_id = result  # type: ignore[misc]
+    job = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+    return Accepted(job_id=job, duplicate=not int(accepted))
+
+
+def accept_sync(
+    client: redis.Redis, submissions: list[Submission], stream: str = STREAM
+) -> list[Accepted]:
+    """The same atomic accept for synchronous callers (the poller), in one pipeline."""
+    script = client.register_script(_ACCEPT)
+    with client.pipeline(transaction=False) as pipe:
+        for submission in submissions:
+            keys, args = _keys_and_args(submission, stream)
+            script(keys=keys, args=args, client=pipe)
+        return [_accepted(result) for result in pipe.execute()]
+
+
 class Intake:
     def __init__(self, redis: aioredis.Redis, stream: str = STREAM) -> None:
         self._redis = redis
@@ -95,23 +121,13 @@ class Intake:
                 if isinstance(result, Exception):
                     future.set_exception(result)
                 else:
-                    accepted, job_id = result
-                    job = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
-                    future.set_result(Accepted(job_id=job, duplicate=not int(accepted)))
+                    future.set_result(_accepted(result))
 
     async def _send(
         self, batch: list[tuple[Submission, asyncio.Future[Accepted]]]
     ) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for submission, _ in batch:
-                dedupe = submission.dedupe_key
-                seen_key = f"{SEEN_PREFIX}{submission.tenant_id}:{dedupe}" if dedupe else ""
-                await self._script(
-                    keys=[seen_key or f"{SEEN_PREFIX}-", self._stream],
-                    args=[
-                        "1" if dedupe else "0", SEEN_TTL_SECONDS, submission.job_id,
-                        *submission.fields(),
-                    ],
-                    client=pipe,
-                )  # fmt: skip
+                keys, args = _keys_and_args(submission, self._stream)
+                await self._script(keys=keys, args=args, client=pipe)
             return list(await pipe.execute(raise_on_error=False))
