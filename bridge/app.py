@@ -1,4 +1,13 @@
-"""The aiohttp application factory: resources in cleanup_ctx, middlewares, one route table."""
+"""The aiohttp application factory: resources in cleanup_ctx, middlewares, one route table.
+
+Middleware order (outermost first) and why:
+  request_id   binds the id every later log line and error body carries
+  access_log   one line per request, with the final status
+  error        turns every failure below into the documented error bodies
+  body_limit   413 before spending anything on an oversized body
+  auth         bearer key -> principal (public endpoints pass)
+  rate_limit   per key and area, needs the principal
+"""
 
 from __future__ import annotations
 
@@ -7,25 +16,52 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bridge.credits.service import RemainingCache
 from bridge.db import Database
 from bridge.routes import setup_routes
+from bridge.tenants.service import KeyVerifier
+from bridge.web.access_log import access_log_middleware
 from bridge.web.appkeys import DB, REDIS, SETTINGS
+from bridge.web.auth import VERIFIER, auth_middleware
+from bridge.web.bodylimit import body_limit_middleware
+from bridge.web.charging import CREDITS_CACHE, add_credits_header
+from bridge.web.endpoints import install_registry
 from bridge.web.errors import error_middleware
+from bridge.web.ratelimit import (
+    RATE_LIMITER,
+    RateLimiter,
+    add_rate_limit_headers,
+    rate_limit_middleware,
+)
 from bridge.web.request_id import add_request_id_header, request_id_middleware
 from config.settings import Settings, get_settings
+
+# How long a verified key (and a tenant's balance for the header) is trusted in-process:
+# revocation takes effect within this many seconds.
+AUTH_CACHE_SECONDS = 5.0
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or get_settings()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id_middleware, error_middleware],
+        middlewares=[
+            request_id_middleware,
+            access_log_middleware,
+            error_middleware,
+            body_limit_middleware,
+            auth_middleware,
+            rate_limit_middleware,
+        ],
     )
     app[SETTINGS] = settings
-    app["settings"] = settings  # plain-string alias for middlewares that only see the request
+    app["settings"] = settings  # plain-string alias for code that only sees the request
+    install_registry(app)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
     app.on_response_prepare.append(add_request_id_header)
+    app.on_response_prepare.append(add_rate_limit_headers)
+    app.on_response_prepare.append(add_credits_header)
     setup_routes(app)
     return app
 
@@ -39,6 +75,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         max_connections=256,
     )
     app[REDIS] = client
+    app[RATE_LIMITER] = RateLimiter(client, app[SETTINGS])
     yield
     await client.aclose()
 
@@ -46,5 +83,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database.from_settings(app[SETTINGS])
     app[DB] = db
+    app[VERIFIER] = KeyVerifier(db, ttl=AUTH_CACHE_SECONDS)
+    app[CREDITS_CACHE] = RemainingCache(db, ttl=AUTH_CACHE_SECONDS)
     yield
     db.dispose()

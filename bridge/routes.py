@@ -1,12 +1,45 @@
-"""The one route table: every domain contributes its handlers here."""
+"""The one route table: every domain contributes its endpoints here.
+
+A domain declares its endpoints in its `api.py` with an `EndpointTable` (see
+`bridge.web.endpoints`) and is installed below; that one declaration gives the route, its
+auth, its rate-limit area and its place in `/openapi.json`.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from bridge.credits.api import routes as credits_routes
 from bridge.web import health
+from bridge.web.endpoints import Endpoint, add_endpoint
+from bridge.web.openapi import setup_docs
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
+    add_endpoint(
+        app,
+        Endpoint(
+            "GET",
+            "/healthz",
+            health.healthz,
+            "Liveness",
+            tags=("Meta",),
+            public=True,
+            response=health.Health,
+        ),
+    )
+    add_endpoint(
+        app,
+        Endpoint(
+            "GET",
+            "/readyz",
+            health.readyz,
+            "Readiness",
+            tags=("Meta",),
+            public=True,
+            response=health.Readiness,
+            responses={503: ("A dependency is down", health.Readiness)},
+        ),
+    )
+    credits_routes.install(app)
+    setup_docs(app)

@@ -13,6 +13,8 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from bridge.credits.service import InsufficientCredits
+from bridge.web.appkeys import SETTINGS
 from config.logging import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -113,6 +115,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except InsufficientCredits as exc:  # a service debited on its own (not via `charge`)
+        return ApiError(
+            402,
+            "Insufficient credits",
+            details={"credits_required": exc.required, "credits_remaining": exc.remaining},
+            credits_required=exc.required,
+            credits_remaining=exc.remaining,
+        ).response()
     except RequestValidationError as exc:
         return exc.response()
     except ValidationError as exc:
@@ -123,7 +133,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         error = _REASONS.get(exc.status, exc.reason)
         details = None
         if exc.status == 413:
-            details = {"max_bytes": request.app["settings"].max_body_bytes}
+            details = {"max_bytes": request.app[SETTINGS].max_body_bytes}
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return ApiError(exc.status, error, details=details, headers=headers).response()
     except Exception:

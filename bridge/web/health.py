@@ -6,10 +6,22 @@ import asyncio
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 
 TIMEOUT = 2.0
+
+
+class Health(BaseModel):
+    status: str = Field(description="Always `ok` while the process serves requests.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`, or `unavailable` when any check failed.")
+    checks: dict[str, str] = Field(
+        description="Per dependency (redis, database, broker): `ok` or `unavailable: <reason>`."
+    )
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -1,0 +1,233 @@
+"""Reserve-and-debit, refunds, grants and usage: the one way any endpoint spends credits.
+
+A paid operation calls `debit` before doing the work (the reservation *is* the debit: one
+guarded UPDATE plus its ledger line, in one transaction), and `refund` if the work then fails.
+The `a*` variants run the same SQL in a worker thread for aiohttp handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bridge.credits import store
+from bridge.db import Database
+from config.logging import current_request_id
+
+
+class InsufficientCredits(Exception):
+    """The tenant cannot pay `required`; `remaining` is what it has (answered as 402)."""
+
+    def __init__(self, required: int, remaining: int) -> None:
+        super().__init__(f"{required} credits required, {remaining} remaining")
+        self.required = required
+        self.remaining = remaining
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """A completed debit: what to refund if the paid work fails, and the balance after it."""
+
+    tenant_id: int
+    amount: int
+    remaining: int
+    endpoint: str
+    entry_id: int | None
+    workflow_id: str | None = None
+    workflow_run_id: str | None = None
+    custom_key: str | None = None
+    custom_value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    remaining: int
+    total: int
+
+
+def _check_amount(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError(f"credit amounts are non-negative integers, got {amount!r}")
+
+
+def debit_in(
+    session: Session,
+    tenant_id: int,
+    amount: int,
+    endpoint: str,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+    request_id: str | None = None,
+) -> Debit:
+    """`debit` inside the caller's transaction (so the debit commits with the caller's rows)."""
+    _check_amount(amount)
+    if amount == 0:  # cached results are free: no ledger line, no lock
+        return Debit(tenant_id, 0, store.balance(session, tenant_id)[0], endpoint, None)
+    remaining = store.take(session, tenant_id, amount)
+    if remaining is None:
+        raise InsufficientCredits(amount, store.balance(session, tenant_id)[0])
+    entry = store.add_entry(
+        session,
+        tenant_id=tenant_id,
+        kind=store.DEBIT,
+        amount=amount,
+        endpoint=endpoint,
+        workflow_id=workflow_id,
+        workflow_run_id=workflow_run_id,
+        custom_key=custom_key,
+        custom_value=custom_value,
+        request_id=request_id or current_request_id(),
+    )
+    return Debit(
+        tenant_id, amount, remaining, endpoint, entry.id,
+        workflow_id, workflow_run_id, custom_key, custom_value,
+    )  # fmt: skip
+
+
+def debit(
+    db: Database,
+    tenant_id: int,
+    amount: int,
+    endpoint: str,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+    request_id: str | None = None,
+) -> Debit:
+    """Atomically take `amount` credits or raise InsufficientCredits (nothing taken)."""
+    with db.session() as session:
+        return debit_in(
+            session, tenant_id, amount, endpoint,
+            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
+            custom_key=custom_key, custom_value=custom_value, request_id=request_id,
+        )  # fmt: skip
+
+
+def refund(db: Database, spent: Debit, *, request_id: str | None = None) -> int:
+    """Give back a debit whose paid work failed; returns the new remaining balance.
+
+    The refund line carries the debit's workflow/custom attributes, so usage filtered by them
+    nets out. Call it once per debit: it is not idempotent.
+    """
+    if spent.amount == 0:
+        return spent.remaining
+    with db.session() as session:
+        remaining = store.give(session, spent.tenant_id, spent.amount, to_total=False)
+        store.add_entry(
+            session,
+            tenant_id=spent.tenant_id,
+            kind=store.REFUND,
+            amount=spent.amount,
+            endpoint=spent.endpoint,
+            workflow_id=spent.workflow_id,
+            workflow_run_id=spent.workflow_run_id,
+            custom_key=spent.custom_key,
+            custom_value=spent.custom_value,
+            request_id=request_id or current_request_id(),
+        )
+        return remaining
+
+
+def grant(db: Database, tenant_id: int, amount: int, *, reason: str = "grant") -> int:
+    """Add purchased/allotted credits (raises the total too); returns the new remaining."""
+    _check_amount(amount)
+    with db.session() as session:
+        remaining = store.give(session, tenant_id, amount, to_total=True)
+        store.add_entry(
+            session, tenant_id=tenant_id, kind=store.GRANT, amount=amount, endpoint=reason,
+            request_id=current_request_id(),
+        )  # fmt: skip
+        return remaining
+
+
+def balance(db: Database, tenant_id: int) -> Balance:
+    with db.session() as session:
+        return Balance(*store.balance(session, tenant_id))
+
+
+def remaining(db: Database, tenant_id: int) -> int:
+    return balance(db, tenant_id).remaining
+
+
+def usage(
+    db: Database,
+    tenant_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+) -> int:
+    """Credits used (debits net of refunds) between `start` and `end` inclusive."""
+    with db.session() as session:
+        return store.used(
+            session, tenant_id, start, end,
+            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
+            custom_key=custom_key, custom_value=custom_value,
+        )  # fmt: skip
+
+
+# --- async doors for the event loop ------------------------------------------------------------
+
+
+async def adebit(
+    db: Database,
+    tenant_id: int,
+    amount: int,
+    endpoint: str,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+    request_id: str | None = None,
+) -> Debit:
+    # to_thread copies contextvars, so the bound request id reaches the ledger line.
+    return await asyncio.to_thread(
+        debit, db, tenant_id, amount, endpoint,
+        workflow_id=workflow_id, workflow_run_id=workflow_run_id,
+        custom_key=custom_key, custom_value=custom_value, request_id=request_id,
+    )  # fmt: skip
+
+
+async def arefund(db: Database, spent: Debit) -> int:
+    return await asyncio.to_thread(refund, db, spent)
+
+
+class RemainingCache:
+    """Per-process cache of each tenant's remaining credits, for `X-Credits-Remaining`.
+
+    In-process rather than in Redis: a hit costs nothing (no network round trip on the hot
+    path). A debit in this process stores the exact new balance; debits in other processes
+    and CLI grants show up within `ttl` seconds, when the next miss reads SQL (in a thread).
+    """
+
+    def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 10_000) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._values: dict[int, tuple[float, int]] = {}
+
+    def put(self, tenant_id: int, value: int) -> None:
+        if len(self._values) >= self.max_entries:
+            self._values.clear()
+        self._values[tenant_id] = (time.monotonic() + self.ttl, value)
+
+    async def get(self, tenant_id: int) -> int:
+        hit = self._values.get(tenant_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        value = await asyncio.to_thread(remaining, self.db, tenant_id)
+        self.put(tenant_id, value)
+        return value

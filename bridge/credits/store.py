@@ -1,0 +1,121 @@
+"""SQL for balances and the ledger. Every function works inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bridge.credits.tables import CreditBalance, CreditEntry
+
+DEBIT, GRANT, REFUND = "debit", "grant", "refund"
+
+
+def take(session: Session, tenant_id: int, amount: int) -> int | None:
+    """Guarded debit: the new remaining balance, or None when it would go below zero.
+
+    One UPDATE whose WHERE re-checks the balance: the row lock (PostgreSQL) or the database
+    write lock (SQLite, BEGIN IMMEDIATE) serialises concurrent debits, and each re-evaluates
+    the guard against the committed balance, so no interleaving can overspend.
+    """
+    stmt = (
+        update(CreditBalance)
+        .where(CreditBalance.tenant_id == tenant_id, CreditBalance.remaining >= amount)
+        .values(remaining=CreditBalance.remaining - amount)
+        .returning(CreditBalance.remaining)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def give(session: Session, tenant_id: int, amount: int, *, to_total: bool) -> int:
+    """Add to the balance (creating it); `to_total` also raises the total granted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CreditBalance).values(
+        tenant_id=tenant_id, remaining=amount, total=amount if to_total else 0
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CreditBalance.tenant_id],
+        set_={
+            "remaining": CreditBalance.remaining + amount,
+            "total": CreditBalance.total + (amount if to_total else 0),
+        },
+    ).returning(CreditBalance.remaining)
+    return int(session.execute(stmt).scalar_one())
+
+
+def balance(session: Session, tenant_id: int) -> tuple[int, int]:
+    """(remaining, total); (0, 0) for a tenant never granted anything."""
+    row = session.execute(
+        select(CreditBalance.remaining, CreditBalance.total).where(
+            CreditBalance.tenant_id == tenant_id
+        )
+    ).one_or_none()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def add_entry(
+    session: Session,
+    *,
+    tenant_id: int,
+    kind: str,
+    amount: int,
+    endpoint: str,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+    request_id: str | None = None,
+    created_at: datetime | None = None,
+) -> CreditEntry:
+    entry = CreditEntry(
+        tenant_id=tenant_id,
+        kind=kind,
+        amount=amount,
+        endpoint=endpoint,
+        workflow_id=workflow_id,
+        workflow_run_id=workflow_run_id,
+        custom_key=custom_key,
+        custom_value=custom_value,
+        request_id=request_id,
+    )
+    if created_at is not None:
+        entry.created_at = created_at
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def used(
+    session: Session,
+    tenant_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+) -> int:
+    """Debits minus refunds in [start, end] matching every given filter."""
+    signed = case(
+        (CreditEntry.kind == DEBIT, CreditEntry.amount),
+        (CreditEntry.kind == REFUND, -CreditEntry.amount),
+        else_=0,
+    )
+    query = select(func.coalesce(func.sum(signed), 0)).where(
+        CreditEntry.tenant_id == tenant_id,
+        CreditEntry.created_at >= start,
+        CreditEntry.created_at <= end,
+    )
+    for column, value in (
+        (CreditEntry.workflow_id, workflow_id),
+        (CreditEntry.workflow_run_id, workflow_run_id),
+        (CreditEntry.custom_key, custom_key),
+        (CreditEntry.custom_value, custom_value),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return int(session.execute(query).scalar_one())

@@ -1,0 +1,41 @@
+"""One structured log line per request: method, path, status, duration, caller.
+
+Deliberately no headers, query values or bodies: those carry keys and personal data. The
+redaction processor in `config.logging` is the second line of defence, not the first.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from aiohttp import web
+
+from bridge.web.auth import PRINCIPAL
+from bridge.web.errors import Handler
+
+log = structlog.get_logger("bridge.access")
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        caller = request.get(PRINCIPAL)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            tenant_id=caller.tenant_id if caller else None,
+            key_id=caller.key_id if caller else None,
+        )

@@ -1,0 +1,95 @@
+"""Charging a request's tenant, and `X-Credits-Remaining` on every authenticated response.
+
+A paid handler does:
+
+    spent = await charge(request, 5, workflow_id=body.workflow_id)
+    try:
+        result = await do_the_work()
+    except Exception:
+        await refund_charge(request, spent)
+        raise
+
+`charge` is the guarded reserve-and-debit of `bridge.credits.service` run in a worker thread;
+an unpayable request becomes a 402 with `credits_required` and `credits_remaining`.
+
+The header comes from the exact balance after this request's debit when there was one, else
+from `RemainingCache` (per process, a few seconds old at most): no SQL on the hot path.
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from bridge.credits.service import Debit, InsufficientCredits, RemainingCache, adebit, arefund
+from bridge.web.appkeys import DB
+from bridge.web.auth import PRINCIPAL, principal
+from bridge.web.errors import ApiError
+
+log = structlog.get_logger(__name__)
+
+CREDITS_CACHE = web.AppKey("credits_cache", RemainingCache)
+CREDITS_REMAINING = web.RequestKey("credits_remaining", int)
+
+
+def insufficient(exc: InsufficientCredits) -> ApiError:
+    return ApiError(
+        402,
+        "Insufficient credits",
+        details={"credits_required": exc.required, "credits_remaining": exc.remaining},
+        credits_required=exc.required,
+        credits_remaining=exc.remaining,
+    )
+
+
+async def charge(
+    request: web.Request,
+    amount: int,
+    endpoint: str | None = None,
+    *,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+) -> Debit:
+    """Debit the caller's tenant `amount` credits for this request, or answer 402."""
+    caller = principal(request)
+    name = endpoint or f"{request.method} {request.match_info.route.resource.canonical}"  # type: ignore[union-attr]
+    try:
+        spent = await adebit(
+            request.app[DB], caller.tenant_id, amount, name,
+            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
+            custom_key=custom_key, custom_value=custom_value,
+            request_id=request.get("request_id"),
+        )  # fmt: skip
+    except InsufficientCredits as exc:
+        _note(request, caller.tenant_id, exc.remaining)
+        raise insufficient(exc) from None
+    _note(request, caller.tenant_id, spent.remaining)
+    return spent
+
+
+async def refund_charge(request: web.Request, spent: Debit) -> int:
+    remaining = await arefund(request.app[DB], spent)
+    _note(request, spent.tenant_id, remaining)
+    return remaining
+
+
+def _note(request: web.Request, tenant_id: int, remaining: int) -> None:
+    request[CREDITS_REMAINING] = remaining
+    request.app[CREDITS_CACHE].put(tenant_id, remaining)
+
+
+async def add_credits_header(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: every authenticated response says what the tenant has left."""
+    caller = request.get(PRINCIPAL)
+    if caller is None or "X-Credits-Remaining" in response.headers:
+        return
+    remaining = request.get(CREDITS_REMAINING)
+    if remaining is None:
+        try:
+            remaining = await request.app[CREDITS_CACHE].get(caller.tenant_id)
+        except Exception as exc:  # a header is not worth failing the response for
+            log.warning("credits balance unavailable", error=type(exc).__name__)
+            return
+    response.headers["X-Credits-Remaining"] = str(remaining)

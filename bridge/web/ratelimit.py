@@ -1,0 +1,150 @@
+"""Per-key, per-area rate limits kept in Redis, shared by every web process.
+
+Algorithm: GCRA (the generic cell rate algorithm, as in redis-cell and Stripe's limiter).
+A limit of N per minute admits a burst of N, then one request every 60/N seconds: a sliding
+window with no boundary effect where 2N requests pass around a fixed window's edge. The state
+is one number per key and area (the "theoretical arrival time"), read and written by one Lua
+script using Redis's own clock: one atomic round trip per request, no clock skew between
+web processes.
+
+Headers: `X-RateLimit-Limit` (requests per minute), `X-RateLimit-Remaining`,
+`X-RateLimit-Reset` (seconds until the full allowance is back). A refusal is a 429 with
+`retry_after` in the body and `Retry-After`. If Redis is unreachable the limiter fails open
+(logged): refusing all traffic because the limiter's store is down would be worse.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bridge.web.auth import PRINCIPAL
+from bridge.web.endpoints import endpoint_of
+from bridge.web.errors import ApiError, Handler
+from config.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PERIOD_MS = 60_000
+LARGE_EXPORT_ROWS = 5_000
+
+_GCRA = """
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = period / limit
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - period
+if allow_at > now then
+  return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
+return {1, math.floor((period - (new_tat - now)) / interval), math.ceil(new_tat - now), 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    retry_after: int  # seconds; 0 when allowed
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_seconds),
+        }
+
+
+class RateLimiter:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._script = redis.register_script(_GCRA)
+
+    def limit_for(self, area: str) -> int:
+        return int(getattr(self.settings, f"rate_limit_{area}_per_min"))
+
+    async def hit(self, area: str, key_id: str, limit: int | None = None) -> RateDecision | None:
+        """Count one request; None when Redis cannot be reached (fail open)."""
+        limit = limit if limit is not None else self.limit_for(area)
+        if limit <= 0:  # 0 disables the limit for the area
+            return None
+        try:
+            allowed, remaining, reset_ms, retry_ms = await self._script(
+                keys=[f"ratelimit:{area}:{key_id}"], args=[limit, PERIOD_MS]
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("rate limiter unavailable, failing open", error=type(exc).__name__)
+            return None
+        return RateDecision(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=max(0, int(remaining)),
+            reset_seconds=math.ceil(int(reset_ms) / 1000),
+            retry_after=max(1, math.ceil(int(retry_ms) / 1000)) if not allowed else 0,
+        )
+
+
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+DECISION = web.RequestKey("rate_limit", RateDecision)
+
+
+def _refuse(decision: RateDecision) -> ApiError:
+    return ApiError(
+        429,
+        "Rate limit exceeded",
+        details={"limit_per_minute": decision.limit},
+        retry_after=decision.retry_after,
+        headers=decision.headers(),
+    )
+
+
+async def enforce(request: web.Request, area: str, limit: int | None = None) -> None:
+    """Count this request against `area` for the caller's key; 429 when over the limit."""
+    caller = request.get(PRINCIPAL)
+    if caller is None:
+        return
+    decision = await request.app[RATE_LIMITER].hit(area, caller.key_id, limit)
+    if decision is None:
+        return
+    request[DECISION] = decision
+    if not decision.allowed:
+        raise _refuse(decision)
+
+
+async def enforce_large_export(request: web.Request, rows: int) -> None:
+    """For the logs export: above 5,000 rows a second, lower limit applies (2/min default).
+
+    Call it once the row count is known; the request has already counted against `logs`.
+    """
+    if rows > LARGE_EXPORT_ROWS:
+        settings = request.app[RATE_LIMITER].settings
+        await enforce(request, "logs_large", settings.rate_limit_logs_large_per_min)
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    endpoint = endpoint_of(request)
+    if endpoint is not None and endpoint.area is not None and not endpoint.public:
+        await enforce(request, endpoint.area)
+    return await handler(request)
+
+
+async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: error responses (402, 422 ...) carry the headers too."""
+    decision = request.get(DECISION)
+    if decision is not None:
+        for name, value in decision.headers().items():
+            response.headers.setdefault(name, value)
