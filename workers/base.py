@@ -59,38 +59,54 @@ class BridgeTask(Task):  # type: ignore[misc]
         kwargs: dict[str, Any],
         einfo: ExceptionInfo,
     ) -> None:
-        request_id = self.request.get("request_id")
-        attempts = int(self.request.retries or 0) + 1
-        tenant_id = _tenant_id(kwargs, self.request.get("tenant_id"))
-        error = f"{type(exc).__name__}: {exc}\n\n{einfo.traceback if einfo else ''}".strip()
-        try:
-            with resources.database().session() as session:
-                row = deadletters.record(
-                    session,
-                    task_name=self.name,
-                    task_id=task_id,
-                    args=list(args or ()),
-                    kwargs=dict(kwargs or {}),
-                    error=error,
-                    attempts=attempts,
-                    tenant_id=tenant_id,
-                    request_id=str(request_id) if request_id else None,
-                )
-            log.error(
-                "task.dead_lettered",
-                dead_letter_id=row.id,
+        record_dead_letter(self, exc, task_id, args, kwargs, einfo.traceback if einfo else "")
+
+
+def record_dead_letter(
+    task: Task,
+    exc: BaseException,
+    task_id: str,
+    args: tuple[Any, ...] | list[Any] | None,
+    kwargs: dict[str, Any] | None,
+    traceback: str = "",
+) -> None:
+    """Write the dead letter for a task's final failure; never raises."""
+    request_id = task.request.get("request_id")
+    attempts = int(task.request.retries or 0) + 1
+    tenant_id = _tenant_id(kwargs, task.request.get("tenant_id"))
+    error = f"{type(exc).__name__}: {exc}\n\n{traceback or ''}".strip()
+    try:
+        with resources.database().session() as session:
+            row = deadletters.record(
+                session,
+                task_name=task.name,
+                task_id=task_id,
+                args=list(args or ()),
+                kwargs=dict(kwargs or {}),
+                error=error,
                 attempts=attempts,
-                error_type=type(exc).__name__,
+                tenant_id=tenant_id,
+                request_id=str(request_id) if request_id else None,
             )
-        except Exception:
-            # The store is down too: the log line is the last place this failure can go.
-            log.critical(
-                "task.dead_letter_write_failed",
-                attempts=attempts,
-                error_type=type(exc).__name__,
-                error=str(exc),
-                exc_info=True,
-            )
+        log.error(
+            "task.dead_lettered",
+            dead_letter_id=row.id,
+            dead_task_id=task_id,
+            dead_task_name=task.name,
+            attempts=attempts,
+            error_type=type(exc).__name__,
+        )
+    except Exception:
+        # The store is down too: the log line is the last place this failure can go.
+        log.critical(
+            "task.dead_letter_write_failed",
+            dead_task_id=task_id,
+            dead_task_name=task.name,
+            attempts=attempts,
+            error_type=type(exc).__name__,
+            error=str(exc),
+            exc_info=True,
+        )
 
 
 def _tenant_id(kwargs: dict[str, Any] | None, header: object) -> int | None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import Task
+from celery.exceptions import TimeLimitExceeded
 from celery.signals import (
     before_task_publish,
     setup_logging,
+    task_failure,
     task_postrun,
     task_prerun,
     worker_process_init,
@@ -23,6 +26,7 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 from config.logging import bind_request_id, configure_logging, current_request_id
 from config.settings import get_settings
 from workers import resources
+from workers.base import BridgeTask, record_dead_letter
 
 REQUEST_ID_HEADER = "request_id"
 
@@ -66,3 +70,21 @@ def _bind_task_context(task_id: str | None = None, task: Task | None = None, **_
 @task_postrun.connect
 def _clear_task_context(**_: Any) -> None:
     clear_contextvars()
+
+
+@task_failure.connect
+def _dead_letter_killed_task(
+    sender: Task | None = None,
+    task_id: str = "",
+    exception: BaseException | None = None,
+    args: tuple[Any, ...] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
+    # A task killed by the hard time limit never reaches BridgeTask.on_failure (its process
+    # is gone); the worker's main process reports it here instead. Failures inside the task
+    # were already recorded by on_failure, so only these are handled.
+    if not isinstance(sender, BridgeTask) or exception is None:
+        return
+    if isinstance(exception, TimeLimitExceeded | WorkerLostError):
+        record_dead_letter(sender, exception, task_id, args, kwargs)
