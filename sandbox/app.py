@@ -1,0 +1,102 @@
+"""The sandbox's aiohttp application: routes, and the middleware every API call passes.
+
+Order for `/services/data/vXX.X/...` and `/services/Soap/...`: injected faults (latency, errors)
+-> session check (401 INVALID_SESSION_ID) -> API budget (403 REQUEST_LIMIT_EXCEEDED) ->
+handler. Every such response carries `Sforce-Limit-Info`. SalesforceError becomes a
+Salesforce-shaped JSON body; anything unexpected becomes 500 UNKNOWN_EXCEPTION.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from sandbox import control, rest, soap
+from sandbox.auth import bearer_token, token_endpoint
+from sandbox.errors import SalesforceError
+from sandbox.faults import fault_error
+from sandbox.state import SandboxState
+
+log = logging.getLogger("sandbox")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_API_PATH = re.compile(r"^/services/data/v\d+\.\d")
+_SOAP_PATH = re.compile(r"^/services/Soap/")
+
+
+def _error_response(error: SalesforceError) -> web.Response:
+    return web.json_response(error.body(), status=error.status)
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state: SandboxState = request.app["sandbox"]
+    path = request.path
+    is_api = bool(_API_PATH.match(path))
+    is_soap = bool(_SOAP_PATH.match(path))
+    if not (is_api or is_soap or path.startswith("/services/")):
+        return await handler(request)
+    try:
+        response = await _guarded(request, handler, state, is_api=is_api, is_soap=is_soap)
+    except SalesforceError as error:
+        response = soap.fault_response(error) if is_soap else _error_response(error)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, path)
+        error = SalesforceError("UNKNOWN_EXCEPTION", "An unexpected error occurred.", status=500)
+        response = soap.fault_response(error) if is_soap else _error_response(error)
+    if is_api or is_soap:
+        response.headers["Sforce-Limit-Info"] = state.usage.header()
+    return response
+
+
+async def _guarded(
+    request: web.Request, handler: Handler, state: SandboxState, *, is_api: bool, is_soap: bool
+) -> web.StreamResponse:
+    fired = state.faults.fire(request.method, request.path)
+    delay = sum(rule.latency_ms for rule in fired) / 1000
+    if delay:
+        await asyncio.sleep(delay)
+    request["record_fault"] = None
+    for rule in fired:
+        if rule.kind == "latency":
+            continue
+        if rule.kind == "UNABLE_TO_LOCK_ROW_RECORDS":
+            request["record_fault"] = rule
+            continue
+        if rule.kind == "EXPIRE_SESSION":
+            token = bearer_token(request)
+            if token is None and is_soap:
+                token = await soap.session_id_from_request(request)
+            if token:
+                state.sessions.expire(token)
+            if is_soap:
+                break  # the SOAP handler finds the session expired
+        raise fault_error(rule.kind, request.path)
+    if is_api:
+        request["session"] = state.sessions.lookup(bearer_token(request))
+        state.usage.consume()
+    return await handler(request)
+
+
+async def _callouts_ctx(app: web.Application) -> AsyncIterator[None]:
+    state: SandboxState = app["sandbox"]
+    await state.callouts.start()
+    yield
+    await state.callouts.stop()
+    state.db.close()
+
+
+def create_app(state: SandboxState) -> web.Application:
+    app = web.Application(middlewares=[api_middleware], client_max_size=64 * 1024 * 1024)
+    app["sandbox"] = state
+    app.router.add_post("/services/oauth2/token", token_endpoint)
+    rest.add_routes(app)
+    soap.add_routes(app)
+    control.add_routes(app)
+    app.cleanup_ctx.append(_callouts_ctx)
+    return app
