@@ -55,7 +55,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
         ],
     )
     app[SETTINGS] = settings
-    app["settings"] = settings  # plain-string alias for code that only sees the request
     install_registry(app)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)

@@ -25,6 +25,7 @@ from bridge.credits.service import Debit, InsufficientCredits, RemainingCache, a
 from bridge.web.appkeys import DB
 from bridge.web.auth import PRINCIPAL, principal
 from bridge.web.errors import ApiError
+from bridge.web.request_id import REQUEST_ID
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +61,7 @@ async def charge(
             request.app[DB], caller.tenant_id, amount, name,
             workflow_id=workflow_id, workflow_run_id=workflow_run_id,
             custom_key=custom_key, custom_value=custom_value,
-            request_id=request.get("request_id"),
+            request_id=request.get(REQUEST_ID),
         )  # fmt: skip
     except InsufficientCredits as exc:
         _note(request, caller.tenant_id, exc.remaining)

@@ -11,6 +11,7 @@ from bridge.web.errors import Handler
 from config.logging import new_request_id
 
 HEADER = "X-Request-ID"
+REQUEST_ID = web.RequestKey("request_id", str)
 # Accept a caller's id only when it is a sane token, so logs cannot be injected into.
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -19,13 +20,13 @@ _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get(HEADER, "")
     rid = incoming if _VALID.match(incoming) else new_request_id()
-    request["request_id"] = rid
+    request[REQUEST_ID] = rid
     with bound_contextvars(request_id=rid):
         return await handler(request)
 
 
 async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
     """`on_response_prepare` hook: streamed responses get the header too."""
-    rid = request.get("request_id")
+    rid = request.get(REQUEST_ID)
     if rid:
         response.headers[HEADER] = rid
