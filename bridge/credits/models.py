@@ -41,7 +41,18 @@ class CreditUsageQuery(BaseModel):
     @field_validator("start_date", "end_date")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-05:00: bad input, not a server error
+            raise ValueError("date out of range") from None
+
+    @field_validator("workflow_id", "workflow_run_id", "custom_key", "custom_value")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in SQL.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> CreditUsageQuery:

@@ -104,3 +104,27 @@ async def test_remaining_and_header_agree(
     # Every authenticated response carries it, errors included.
     bad = await client.get(USAGE, headers=auth)
     assert bad.status == 422 and bad.headers["X-Credits-Remaining"] == "25"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "2024-01-01", "end_date": "9999-12-31T23:00:00-05:00"},
+        {"start_date": "2024-01-01", "end_date": "2024-02-30"},
+        {"start_date": "2024-01-01", "end_date": "2024-02-01", "custom_key": "a\x00b"},
+        {"start_date": "2024-01-01", "end_date": "2024-02-01", "workflow_id": "w" * 121},
+    ],
+)
+async def test_hostile_queries_are_422_not_500(
+    client: TestClient, tenant: tuple[int, dict[str, str]], params: dict[str, str]
+) -> None:
+    resp = await client.get(USAGE, params=params, headers=tenant[1])
+    assert resp.status == 422, await resp.text()
+
+
+async def test_repeated_parameter_is_422(
+    client: TestClient, tenant: tuple[int, dict[str, str]]
+) -> None:
+    query = "start_date=2024-01-01&start_date=2024-01-02&end_date=2024-02-01"
+    resp = await client.get(f"{USAGE}?{query}", headers=tenant[1])
+    assert resp.status == 422
