@@ -121,7 +121,9 @@ async def serve(options: ServeOptions) -> None:
         shown_host = f"[{shown_host}]"
     state.issuer.instance_url = f"https://{shown_host}:{port}"
     info = connection_info(state, data_dir)
-    (data_dir / "sandbox.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    partial = data_dir / "sandbox.json.tmp"
+    partial.write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    partial.replace(data_dir / "sandbox.json")  # atomic: readers never see half a file
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
     stop = asyncio.Event()
