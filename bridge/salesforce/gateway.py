@@ -81,9 +81,14 @@ class SalesforceGateway:
         *,
         session: requests.Session | None = None,
         pool_size: int = 10,
+        in_chunk_size: int = soql.DEFAULT_IN_CHUNK,
+        convert_batch_size: int = sf_convert.DEFAULT_BATCH,
         **connection_options: Any,
     ) -> SalesforceGateway:
-        """Build from `config.settings.Settings` (`sf_*` fields); options are for tests."""
+        """Build from `config.settings.Settings` (`sf_*` fields).
+
+        `connection_options` go to `SalesforceConnection` (retry policy, cool-downs, sleep).
+        """
         connection_options.setdefault("retry", RetryPolicy(max_retries=settings.sf_max_retries))
         connection = SalesforceConnection(
             token_source_from_settings(settings),
@@ -97,7 +102,7 @@ class SalesforceGateway:
             budget_share=settings.sf_api_budget_share,
             **connection_options,
         )
-        return cls(connection)
+        return cls(connection, in_chunk_size=in_chunk_size, convert_batch_size=convert_batch_size)
 
     # -- introspection ----------------------------------------------------------------------
     @property

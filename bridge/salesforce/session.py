@@ -24,11 +24,16 @@ class SalesforceSession(requests.Session):
     ) -> None:
         super().__init__()
         self.timeout = timeout
-        if ca_bundle is not None:
-            self.verify = str(ca_bundle)
+        self._ca_bundle = str(ca_bundle) if ca_bundle is not None else None
+        if self._ca_bundle is not None:
+            self.verify = self._ca_bundle
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.mount("https://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
+        if self._ca_bundle is not None:
+            # Per request, because requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
+            # environment override `Session.verify` (psf/requests#3829); proxies stay env-driven.
+            kwargs.setdefault("verify", self._ca_bundle)
         return super().request(method, url, *args, **kwargs)
