@@ -6,7 +6,7 @@ import click
 
 from bridge.cli.credits import credits
 from bridge.cli.deadletters import dead_letters
-from bridge.cli.keys import keys
+from bridge.cli.keys import keys, orgs
 from bridge.cli.serve import beat, migrate, web, worker
 from bridge.cli.up import up
 
@@ -30,5 +30,5 @@ def sandbox(args: tuple[str, ...]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "sandbox", *args])  # noqa: S606
 
 
-for command in (up, web, worker, beat, migrate, keys, credits, dead_letters):
+for command in (up, web, worker, beat, migrate, keys, orgs, credits, dead_letters):
     main.add_command(command)
