@@ -13,10 +13,14 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from sandbox.ids import make_id
 from sandbox.testing import SandboxProcess
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 LIMIT_INFO = re.compile(r"^api-usage=\d+/\d+$")
+
+
+MISSING_LEAD = make_id("00Q", 987654321)
 
 
 def test_versions_and_resources(api: Callable[..., Any], sandbox: SandboxProcess) -> None:
@@ -154,7 +158,7 @@ def test_create_errors_are_salesforce_shaped(
 
 
 def test_not_found_and_limit_header(api: Callable[..., Any]) -> None:
-    response = api("GET", "sobjects/Lead/00Q8d0000099999AAA")
+    response = api("GET", f"sobjects/Lead/{MISSING_LEAD}")
     assert response.status_code == 404
     assert response.json()[0]["errorCode"] == "NOT_FOUND"
     assert LIMIT_INFO.match(response.headers["Sforce-Limit-Info"])
