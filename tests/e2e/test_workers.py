@@ -173,3 +173,26 @@ def test_worker_killed_mid_task_does_not_lose_it(
     wait_until(lambda: rdb.get(f"done:{k}"), 15, "the redelivered task to finish")
     assert rdb.get(f"started:{k}") == "2"
     assert rdb.hlen("unacked") == 0
+
+
+def test_backlog_report_counts_queue_and_dead_letters(
+    processes: Processes, stack_env: dict[str, str], database_url: str
+) -> None:
+    db = Database(database_url)
+    with db.session() as session:
+        deadletters.record(
+            session, task_name="x.y", task_id="t", args=[], kwargs={}, error="boom", attempts=3
+        )
+    db.dispose()
+    worker = processes.worker(stack_env)
+    publish(stack_env, "housekeeping.report_backlog")
+
+    def reported() -> list[dict[str, object]]:
+        return [
+            line for line in json_lines(worker.log()) if line.get("event") == "housekeeping.backlog"
+        ]
+
+    wait_until(reported, 15, "the backlog report")
+    (report,) = reported()
+    assert report["dead_letters_open"] == 1
+    assert report["queued"] == 0 and report["unacked"] == 1  # the report itself is in flight
