@@ -7,8 +7,9 @@
 - UNABLE_TO_LOCK_ROW (also hidden in flow/trigger errors) and 5xx: bounded retries with
   exponential backoff and jitter, then `TransientError`;
 - REQUEST_LIMIT_EXCEEDED: raise at once and refuse further calls for a cool-down.
-Every HTTP response is counted (per operation) and its `Sforce-Limit-Info` read by a hook on
-the shared `requests.Session`, so retries and paging are counted exactly as Salesforce sees them.
+Every request sent is counted per operation (retries and paging included), and every
+response's `Sforce-Limit-Info` is read by a hook on the shared `requests.Session`, error
+responses included.
 """
 
 from __future__ import annotations
@@ -91,11 +92,8 @@ class SalesforceConnection:
 
     # -- counting ---------------------------------------------------------------------------
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        operation = _operation.get()
-        if operation == AUTH_OPERATION:
+        if _operation.get() == AUTH_OPERATION:
             self.usage.record_auth_request()
-        else:
-            self.usage.record_call(operation)
         self.usage.observe_header(response.headers.get("Sforce-Limit-Info"))
 
     # -- signing in -------------------------------------------------------------------------
@@ -159,6 +157,9 @@ class SalesforceConnection:
                 client = self._client
                 try:
                     client = self.client()
+                    # Counted when sent, not when answered: a request that timed out may
+                    # still have been processed (and billed) by Salesforce.
+                    self.usage.record_call(operation)
                     return fn(client)
                 except Exception as exc:  # translated below; unknown exceptions re-raised
                     cause: Exception = exc
