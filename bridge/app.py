@@ -16,10 +16,14 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import RemainingCache
 from bridge.db import Database
 from bridge.routes import setup_routes
 from bridge.tenants.service import KeyVerifier
+from bridge.triggers.api import TRIGGERS
+from bridge.triggers.intake import Intake
+from bridge.triggers.service import TriggerConfigCache, TriggerService
 from bridge.web.access_log import access_log_middleware
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.auth import VERIFIER, auth_middleware
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     install_registry(app)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_triggers)
     app.on_response_prepare.append(add_request_id_header)
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(add_credits_header)
@@ -86,3 +91,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[CREDITS_CACHE] = RemainingCache(db, ttl=AUTH_CACHE_SECONDS)
     yield
     db.dispose()
+
+
+async def _triggers(app: web.Application) -> AsyncIterator[None]:
+    db = app[DB]
+    app[TRIGGERS] = TriggerService(
+        db,
+        Intake(app[REDIS]),
+        DebitBatcher(db),
+        TriggerConfigCache(db, ttl=AUTH_CACHE_SECONDS),
+    )
+    yield

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.credits.api import routes as credits_routes
+from bridge.triggers.api import routes as triggers_routes
 from bridge.web import health
 from bridge.web.endpoints import Endpoint, add_endpoint
 from bridge.web.openapi import setup_docs
@@ -42,4 +43,5 @@ def setup_routes(app: web.Application) -> None:
         ),
     )
     credits_routes.install(app)
+    triggers_routes.install(app)
     setup_docs(app)

@@ -9,6 +9,7 @@ from bridge.cli.deadletters import dead_letters
 from bridge.cli.keys import keys, orgs
 from bridge.cli.serve import beat, migrate, web, worker
 from bridge.cli.up import up
+from bridge.cli.webhooks import webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,5 +31,5 @@ def sandbox(args: tuple[str, ...]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "sandbox", *args])  # noqa: S606
 
 
-for command in (up, web, worker, beat, migrate, keys, orgs, credits, dead_letters):
+for command in (up, web, worker, beat, migrate, keys, orgs, webhooks, credits, dead_letters):
     main.add_command(command)

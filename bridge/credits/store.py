@@ -56,6 +56,32 @@ def balance(session: Session, tenant_id: int) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def entry(
+    *,
+    tenant_id: int,
+    kind: str,
+    amount: int,
+    endpoint: str,
+    workflow_id: str | None = None,
+    workflow_run_id: str | None = None,
+    custom_key: str | None = None,
+    custom_value: str | None = None,
+    request_id: str | None = None,
+) -> CreditEntry:
+    """A ledger line, not yet added to a session (for bulk inserts)."""
+    return CreditEntry(
+        tenant_id=tenant_id,
+        kind=kind,
+        amount=amount,
+        endpoint=endpoint,
+        workflow_id=workflow_id,
+        workflow_run_id=workflow_run_id,
+        custom_key=custom_key,
+        custom_value=custom_value,
+        request_id=request_id,
+    )
+
+
 def add_entry(
     session: Session,
     *,
@@ -70,7 +96,7 @@ def add_entry(
     request_id: str | None = None,
     created_at: datetime | None = None,
 ) -> CreditEntry:
-    entry = CreditEntry(
+    line = entry(
         tenant_id=tenant_id,
         kind=kind,
         amount=amount,
@@ -82,10 +108,10 @@ def add_entry(
         request_id=request_id,
     )
     if created_at is not None:
-        entry.created_at = created_at
-    session.add(entry)
+        line.created_at = created_at
+    session.add(line)
     session.flush()
-    return entry
+    return line
 
 
 def used(

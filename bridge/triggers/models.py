@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.salesforce.errors import InvalidId
 from bridge.salesforce.ids import normalize
+from bridge.triggers.tables import PollState
 
 TriggerObject = Literal["Lead", "Contact", "Account", "Opportunity"]
 TriggerEvent = Literal["after_insert", "after_update", "after_undelete"]
@@ -63,3 +65,63 @@ class TriggerResponse(BaseModel):
     credits_remaining: int | None
     processing_time_ms: float
     cached: bool = Field(description="True when this exact callout was already accepted.")
+
+
+class PollingObjectStatus(BaseModel):
+    object: str
+    last_poll_time: datetime | None
+    next_poll_time: datetime | None
+    records_processed: int = Field(description="Ids accepted by the last poll.")
+    records_total: int = Field(description="Ids accepted by every poll so far.")
+    watermark_value: str | None = Field(description="`SystemModstamp|Id` of the watermark.")
+    lag_seconds: float | None = Field(description="Seconds between the watermark and now.")
+    skipped_loop_guard: int = Field(description="Bridge's own write-backs skipped last poll.")
+    skipped_already_processed: int
+    deleted_seen: int
+    queries: int
+    last_error: str | None
+
+    @classmethod
+    def from_state(cls, state: PollState) -> PollingObjectStatus:
+        watermark = None
+        lag = None
+        if state.watermark_ts is not None:
+            stamp = state.watermark_ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            watermark = f"{stamp}|{state.watermark_id or ''}"
+            lag = round((datetime.now(UTC) - state.watermark_ts).total_seconds(), 3)
+        return cls(
+            object=state.object,
+            last_poll_time=state.last_poll_time,
+            next_poll_time=state.next_poll_time,
+            records_processed=state.records_processed or 0,
+            records_total=state.records_total or 0,
+            watermark_value=watermark,
+            lag_seconds=lag,
+            skipped_loop_guard=state.skipped_loop_guard or 0,
+            skipped_already_processed=state.skipped_already_processed or 0,
+            deleted_seen=state.deleted_seen or 0,
+            queries=state.queries or 0,
+            last_error=state.last_error,
+        )
+
+
+class PollingStatusResponse(BaseModel):
+    success: bool = True
+    last_poll_time: datetime | None
+    records_processed: int
+    watermark_value: str | None
+    next_poll_time: datetime | None
+    objects: list[PollingObjectStatus]
+
+    @classmethod
+    def summarise(cls, objects: list[PollingObjectStatus]) -> PollingStatusResponse:
+        polled = [o for o in objects if o.last_poll_time is not None]
+        latest = max(polled, key=lambda o: o.last_poll_time, default=None)  # type: ignore[arg-type, return-value]
+        upcoming = [o.next_poll_time for o in objects if o.next_poll_time is not None]
+        return cls(
+            last_poll_time=latest.last_poll_time if latest else None,
+            records_processed=sum(o.records_processed for o in objects),
+            watermark_value=latest.watermark_value if latest else None,
+            next_poll_time=min(upcoming) if upcoming else None,
+            objects=objects,
+        )

@@ -41,6 +41,9 @@ def _unauthorized(error: str, challenge: str = _INVALID) -> ApiError:
 def _bearer_token(request: web.Request) -> str:
     header = request.headers.get("Authorization")
     if not header:
+        endpoint = endpoint_of(request)
+        if endpoint is not None and endpoint.key_in_query and request.query.get("key"):
+            return request.query["key"].strip()
         raise _unauthorized("Missing API key", _CHALLENGE)
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()

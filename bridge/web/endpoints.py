@@ -53,6 +53,8 @@ class Endpoint:
     # Public endpoints skip bearer auth (health, docs) or authenticate themselves (metrics,
     # dashboard, signed webhooks): the auth middleware leaves them alone.
     public: bool = False
+    # Senders that cannot set headers (Salesforce Outbound Messages) may pass `?key=`.
+    key_in_query: bool = False
     in_schema: bool = True
     operation_id: str | None = None
 

@@ -1,0 +1,220 @@
+"""POST /v1/triggers/salesforce and .../outbound through the real app, Redis and SQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+import redis
+from aiohttp.test_utils import TestClient
+
+from bridge.app import create_app
+from bridge.credits import service as credits
+from bridge.db import Database
+from bridge.salesforce.ids import to_18
+from bridge.tenants import service as tenants
+from bridge.triggers import secrets
+from bridge.triggers.intake import STREAM
+from bridge.triggers.signatures import sign
+from config.settings import Settings
+from tests.unit.test_outbound_messages import message
+
+ORG = to_18("00D5g000004bQ2K")
+LEADS = [to_18(f"00Q5g00000{n:05d}") for n in range(150)]
+ACCOUNT = to_18("0015g00000AbCdE")
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+def tenant(db: Database) -> dict[str, Any]:
+    created = tenants.create_key(db, "acme")
+    tenants.add_org(db, "acme", ORG)
+    credits.grant(db, created.tenant_id, 1000)
+    return {"key": created.key, "tenant_id": created.tenant_id}
+
+
+def auth(tenant: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tenant['key']}"}
+
+
+def body(ids: list[str], sobject: str = "Lead", **extra: Any) -> dict[str, Any]:
+    return {"object": sobject, "ids": ids, "event": "after_insert", "org_id": ORG, **extra}
+
+
+def stream_ids(settings: Settings) -> list[str]:
+    client = redis.Redis.from_url(settings.redis_url)
+    entries = client.xrange(STREAM)
+    client.close()
+    return [i for _, fields in entries for i in fields[b"ids"].decode().split()]
+
+
+async def test_accepts_ids_and_charges_documented_credits(client, tenant, settings) -> None:
+    resp = await client.post("/v1/triggers/salesforce", json=body(LEADS[:3]), headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert set(data) == {
+        "success", "processed_count", "enrichment_jobs", "workflow_status", "credits_consumed",
+        "credits_remaining", "processing_time_ms", "cached",
+    }  # fmt: skip
+    assert data["success"] is True and data["processed_count"] == 3
+    assert data["credits_consumed"] == 6 and data["credits_remaining"] == 994
+    assert data["workflow_status"] == "queued" and data["cached"] is False
+    assert len(data["enrichment_jobs"]) == 1
+    assert resp.headers["X-Credits-Remaining"] == "994"
+    assert stream_ids(settings) == LEADS[:3]
+    # 15-character ids are accepted and normalised; duplicates within a call collapse.
+    resp = await client.post(
+        "/v1/triggers/salesforce",
+        json=body([ACCOUNT[:15], ACCOUNT], sobject="Account"),
+        headers=auth(tenant),
+    )
+    data = await resp.json()
+    assert data["processed_count"] == 1 and data["credits_consumed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        (body([]), ["body", "ids"]),
+        (body(LEADS[:101]), ["body", "ids"]),
+        (body(["00Qnotanid"]), ["body"]),
+        (body([ACCOUNT]), ["body"]),  # an Account id as a Lead
+        (body(LEADS[:1], event="after_delete"), ["body", "event"]),
+        (body(LEADS[:1], sobject="Case"), ["body", "object"]),
+        (body(LEADS[:1], org_id="001000000000001"), ["body", "org_id"]),
+        ({"object": "Lead"}, ["body", "ids"]),
+    ],
+)
+async def test_bad_bodies_are_422(client, tenant, payload, where) -> None:
+    resp = await client.post("/v1/triggers/salesforce", json=payload, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 422, data
+    assert any(item["loc"][: len(where)] == where for item in data["detail"]), data
+    assert all(set(item) == {"loc", "msg", "type"} for item in data["detail"])
+
+
+async def test_malformed_json_is_422_and_never_charged(client, tenant, db) -> None:
+    resp = await client.post(
+        "/v1/triggers/salesforce", data=b'{"object": "Lead", ', headers=auth(tenant)
+    )
+    data = await resp.json()
+    assert resp.status == 422 and data["detail"][0]["type"] == "json_invalid"
+    assert credits.remaining(db, tenant["tenant_id"]) == 1000
+
+
+async def test_foreign_org_is_403(client, tenant) -> None:
+    other = to_18("00D5g000009zzzz")
+    resp = await client.post(
+        "/v1/triggers/salesforce", json=body(LEADS[:1], org_id=other), headers=auth(tenant)
+    )
+    data = await resp.json()
+    assert resp.status == 403 and data["error"] == "org_id does not belong to this tenant"
+
+
+async def test_insufficient_credits_is_402_and_nothing_accepted(client, db, settings) -> None:
+    poor = tenants.create_key(db, "poor")
+    tenants.add_org(db, "poor", to_18("00D5g00000POOR1"))
+    credits.grant(db, poor.tenant_id, 3)
+    payload = body(LEADS[:2], org_id=to_18("00D5g00000POOR1"))
+    resp = await client.post(
+        "/v1/triggers/salesforce", json=payload, headers={"Authorization": f"Bearer {poor.key}"}
+    )
+    data = await resp.json()
+    assert resp.status == 402
+    assert data["credits_required"] == 4 and data["credits_remaining"] == 3
+    assert stream_ids(settings) == []
+
+
+class TestSigned:
+    @pytest.fixture
+    def secret(self, db: Database, tenant: dict[str, Any]) -> str:
+        return secrets.create(db, "acme")[1]
+
+    def signed(self, tenant, secret, raw: bytes, wid: str = "msg_1", ts: int | None = None):
+        ts = int(time.time()) if ts is None else ts
+        return {
+            **auth(tenant),
+            "Content-Type": "application/json",
+            "webhook-id": wid,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(raw, secret, wid, ts),
+        }
+
+    async def test_valid_signature_accepted_once(self, client, tenant, secret, db, settings):
+        raw = json.dumps(body(LEADS[:2])).encode()
+        first = await client.post(
+            "/v1/triggers/salesforce", data=raw, headers=self.signed(tenant, secret, raw)
+        )
+        replay = await client.post(
+            "/v1/triggers/salesforce", data=raw, headers=self.signed(tenant, secret, raw)
+        )
+        a, b = await first.json(), await replay.json()
+        assert first.status == 200 and replay.status == 200
+        assert a["cached"] is False and b["cached"] is True
+        assert b["credits_consumed"] == 0 and b["enrichment_jobs"] == a["enrichment_jobs"]
+        assert stream_ids(settings) == LEADS[:2]  # accepted once
+        assert credits.remaining(db, tenant["tenant_id"]) == 996  # charged once
+
+    @pytest.mark.parametrize("case", ["unsigned", "forged", "stale", "tampered", "other_secret"])
+    async def test_refused_signatures(self, client, tenant, secret, settings, case) -> None:
+        raw = json.dumps(body(LEADS[:1])).encode()
+        headers = self.signed(tenant, secret, raw)
+        if case == "unsigned":
+            for h in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+                headers.pop(h)
+        elif case == "forged":
+            headers["webhook-signature"] = "v1," + "A" * 44
+        elif case == "stale":
+            headers = self.signed(tenant, secret, raw, ts=int(time.time()) - 600)
+        elif case == "tampered":
+            raw = raw.replace(b"after_insert", b"after_update")
+        else:
+            headers = self.signed(tenant, "whsec_" + "B" * 32, raw)
+        resp = await client.post("/v1/triggers/salesforce", data=raw, headers=headers)
+        data = await resp.json()
+        assert resp.status == 401, data
+        assert data["error"] == "Invalid webhook signature" and data["request_id"]
+        assert stream_ids(settings) == []
+
+    async def test_rotation_old_and_new_secret_both_work(self, client, tenant, secret, db):
+        new_secret = secrets.create(db, "acme")[1]
+        for n, s in enumerate((secret, new_secret)):
+            raw = json.dumps(body(LEADS[n : n + 1])).encode()
+            resp = await client.post(
+                "/v1/triggers/salesforce", data=raw,
+                headers=self.signed(tenant, s, raw, wid=f"msg_rot_{n}"),
+            )  # fmt: skip
+            assert resp.status == 200
+
+
+async def test_outbound_message_acked_and_accepted_once(client, tenant, settings) -> None:
+    raw = message(LEADS[0], LEADS[1], org=ORG)
+    url = f"/v1/triggers/salesforce/outbound?key={tenant['key']}"
+    for _ in range(2):  # Salesforce resends until it gets the Ack
+        resp = await client.post(url, data=raw, headers={"Content-Type": "text/xml"})
+        text = await resp.text()
+        assert resp.status == 200 and "<Ack>true</Ack>" in text
+        assert resp.content_type == "text/xml"
+    assert stream_ids(settings) == LEADS[:2]
+
+
+async def test_outbound_bad_xml_is_422_and_key_required(client, tenant) -> None:
+    resp = await client.post(
+        f"/v1/triggers/salesforce/outbound?key={tenant['key']}", data=b"<not-soap/>"
+    )
+    assert resp.status == 422
+    resp = await client.post("/v1/triggers/salesforce/outbound", data=message(LEADS[0], org=ORG))
+    assert resp.status == 401
+
+
+async def test_polling_status_empty(client, tenant) -> None:
+    resp = await client.get("/v1/triggers/polling/status", headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200
+    assert data["objects"] == [] and data["last_poll_time"] is None
