@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from bridge.salesforce import ids as sf_ids
@@ -117,8 +118,20 @@ def _fields(record: Mapping[str, Any]) -> dict[str, Any]:
         if key == "attributes":
             continue
         soql.field_list([key], required=())
-        out[key] = value
+        out[key] = _json_value(value)
     return out
+
+
+def _json_value(value: Any) -> Any:
+    """Dates and datetimes in the forms Salesforce writes them (requests' JSON cannot)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Salesforce datetimes are UTC, pass an aware value")
+        value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def delete_params(record_ids: Sequence[str]) -> dict[str, str]:

@@ -40,6 +40,9 @@ class SalesforceError(Exception):
         self.status = status
         self.operation = operation
         self.errors = tuple(errors)
+        # Batched writes that stop part-way (budget, limit, retries used up) put the outcomes
+        # of the inputs already sent here, in input order: the first len(completed) inputs.
+        self.completed: list[Any] = []
 
     @property
     def errorCode(self) -> str | None:

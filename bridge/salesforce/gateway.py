@@ -232,7 +232,12 @@ class SalesforceGateway:
         pending = list(range(len(items)))
         attempt = 0
         while pending:
-            outcomes = send([items[i] for i in pending])
+            try:
+                outcomes = send([items[i] for i in pending])
+            except SalesforceError as exc:
+                if attempt > 0:  # the first round's outcomes are known; locked ones failed
+                    exc.completed = [r for r in results if r is not None]
+                raise
             retry = []
             for index, outcome in zip(pending, outcomes, strict=True):
                 results[index] = outcome
@@ -255,17 +260,27 @@ class SalesforceGateway:
     ) -> list[RecordResult]:
         results: list[RecordResult] = []
         for chunk in sf_collections.chunked(items, sf_collections.MAX_RECORDS):
-
-            def send(batch: Sequence[Any]) -> list[RecordResult]:
-                payload = self.connection.call(
-                    operation, lambda sf: request(sf, batch), idempotent=idempotent
-                )
-                return sf_collections.parse_results(payload, len(batch), operation)
-
-            results.extend(
-                self._with_record_retries(operation, chunk, send, lambda r: r.is_lock_failure)
-            )
+            try:
+                results.extend(self._collection_chunk(operation, chunk, request, idempotent))
+            except SalesforceError as exc:
+                exc.completed = results + exc.completed
+                raise
         return results
+
+    def _collection_chunk(
+        self,
+        operation: str,
+        chunk: Sequence[Any],
+        request: Callable[[Salesforce, Sequence[Any]], Any],
+        idempotent: bool,
+    ) -> list[RecordResult]:
+        def send(batch: Sequence[Any]) -> list[RecordResult]:
+            payload = self.connection.call(
+                operation, lambda sf: request(sf, batch), idempotent=idempotent
+            )
+            return sf_collections.parse_results(payload, len(batch), operation)
+
+        return self._with_record_retries(operation, chunk, send, lambda r: r.is_lock_failure)
 
     def create(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
         """Create through sObject Collections, 200 per call; one result per input, in order."""
@@ -324,11 +339,15 @@ class SalesforceGateway:
             convert.elements()  # validate ids and order before any call
         results: list[LeadConvertResult] = []
         for batch in sf_collections.chunked(converts, self.convert_batch_size):
-            results.extend(
-                self._with_record_retries(
-                    "convert_leads", batch, self._convert_once, lambda r: r.is_lock_failure
+            try:
+                results.extend(
+                    self._with_record_retries(
+                        "convert_leads", batch, self._convert_once, lambda r: r.is_lock_failure
+                    )
                 )
-            )
+            except SalesforceError as exc:
+                exc.completed = results + exc.completed
+                raise
         return results
 
     def _convert_once(self, batch: Sequence[LeadConvert]) -> list[LeadConvertResult]:

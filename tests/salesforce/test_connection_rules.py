@@ -6,6 +6,7 @@ Integration tests repeat these against the sandbox's injected faults; these pin 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from simple_salesforce.exceptions import (
 )
 
 from bridge.salesforce.auth import AccessToken
-from bridge.salesforce.collections import parse_results
+from bridge.salesforce.collections import create_body, parse_results
 from bridge.salesforce.connection import RetryPolicy, SalesforceConnection
 from bridge.salesforce.errors import (
     BudgetExhausted,
@@ -29,6 +30,7 @@ from bridge.salesforce.errors import (
     TransientError,
     from_rest_failure,
 )
+from bridge.salesforce.gateway import SalesforceGateway
 
 
 class FakeTokens:
@@ -188,3 +190,37 @@ def test_collection_results_are_positional() -> None:
         parse_results(payload, 3, "update")
     with pytest.raises(SalesforceError):
         parse_results(None, 1, "update")
+
+
+def test_query_timeout_shrinks_the_change_page() -> None:
+    connection, _, _ = _connection()
+    gateway = SalesforceGateway(connection)
+    asked: list[str] = []
+
+    def fake_query_all_iter(query: str, include_deleted: bool = False, **_: Any) -> Any:
+        asked.append(query)
+        if len(asked) < 3:
+            raise SalesforceError("timed out", error_code="QUERY_TIMEOUT")
+        return iter([])
+
+    gateway.query_all_iter = fake_query_all_iter  # type: ignore[method-assign]
+    pages = list(gateway.changed_since("Lead", ["Email"], "2024-01-01T00:00:00.000+0000"))
+    assert [q.rsplit("LIMIT ", 1)[1] for q in asked] == ["2000", "1000", "500"]
+    assert len(pages) == 1 and pages[0].last and pages[0].records == []
+
+
+def test_datetimes_are_written_in_salesforce_format() -> None:
+    body = create_body(
+        "Lead",
+        [
+            {
+                "LastName": "x",
+                "Routed_At__c": datetime(2024, 5, 6, 7, 8, 9, 5000, tzinfo=UTC),
+                "Birth__c": date(2000, 1, 2),
+            }
+        ],
+    )
+    record = body["records"][0]
+    assert record["Routed_At__c"] == "2024-05-06T07:08:09.005+0000"
+    assert record["Birth__c"] == "2000-01-02"
+    assert body["allOrNone"] is False and record["attributes"] == {"type": "Lead"}

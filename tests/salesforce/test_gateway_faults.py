@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from simple_salesforce import format_soql
 
 from bridge.salesforce import (
     BudgetExhausted,
@@ -178,6 +179,21 @@ def test_budget_share_stops_before_calling(sandbox: Any) -> None:
     assert "80.0%" in str(raised.value)
     assert sandbox.api_usage()["used"] == 80  # the refused call never left
     assert gateway.calls_by_operation == {"query": 2}
+
+
+def test_write_stopped_part_way_reports_what_was_written(sandbox: Any) -> None:
+    gateway = make_gateway(sandbox, settings=sandbox_settings(sandbox, sf_api_budget_share=0.5))
+    company = f"f-{uuid.uuid4().hex[:8]}"
+    sandbox.set_api_limit(100, used=48)
+    records = [{"LastName": f"B{i}", "Company": company} for i in range(401)]
+    with pytest.raises(BudgetExhausted) as raised:
+        gateway.create("Lead", records)  # calls 1 and 2 land (49, 50 of 100), call 3 refused
+    completed = raised.value.completed
+    assert len(completed) == 400 and all(r.success for r in completed)
+    sandbox.set_api_limit(1_000_000, used=0)
+    gateway.usage.reset()
+    stored = gateway.query_all(format_soql("SELECT Id FROM Lead WHERE Company = {}", company))
+    assert {r["Id"] for r in stored} == {r.id for r in completed}
 
 
 def test_latency_is_survived_within_timeout(sandbox: Any) -> None:

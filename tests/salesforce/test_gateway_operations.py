@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -89,6 +90,19 @@ def test_update_and_delete_with_per_record_outcomes(gateway: SalesforceGateway) 
     again = gateway.delete([created[0]])
     assert not again[0].success and again[0].errors[0].status_code == "ENTITY_IS_DELETED"
     assert [r["Id"] for r in gateway.fetch("Lead", created, ["Id"])] == [created[2]]
+
+
+def test_custom_fields_and_datetime_values_round_trip(gateway: SalesforceGateway) -> None:
+    routed = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+    (created,) = gateway.create(
+        "Lead",
+        [{"LastName": "Dt", "Company": _tag(), "Routed_At__c": routed, "Match_Score__c": 0.75}],
+    )
+    assert created.success, created.errors
+    record = gateway.fetch("Lead", [created.id], ["Routed_At__c", "Match_Score__c"])[0]
+    assert record["Routed_At__c"] == "2024-05-06T07:08:09.123+0000"
+    assert record["Match_Score__c"] == 0.75
+    gateway.validate_fields("Lead", ["Routed_At__c", "Matched_Account__r.Name"])
 
 
 def test_writes_refuse_bad_input_before_calling(gateway: SalesforceGateway) -> None:
