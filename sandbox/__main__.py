@@ -1,3 +1,3 @@
-from sandbox.cli import sandbox_cli
+from sandbox.cli import main
 
-sandbox_cli(prog_name="python -m sandbox")
+main()

@@ -17,7 +17,7 @@ _DATA_DIR = click.option(
 )  # fmt: skip
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def sandbox_cli(ctx: click.Context) -> None:
     """A local Salesforce stand-in over HTTPS. Without a subcommand: serve."""
@@ -80,3 +80,13 @@ def seed(
         seed=random_seed,
     )  # fmt: skip
     click.echo(json.dumps(counts))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: options without a subcommand mean `serve` (`python -m sandbox --port 0`)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in sandbox_cli.commands and args[0] not in ("--help", "-h"):
+        args.insert(0, "serve")
+    sandbox_cli.main(args=args, prog_name="python -m sandbox")

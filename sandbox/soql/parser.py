@@ -1,9 +1,8 @@
-"""SOQL text -> `Query`, through the Lark grammar in `grammar.lark` (LALR)."""
+"""SOQL text -> `Query`, through the Lark grammar in `grammar.py` (LALR)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
@@ -11,6 +10,7 @@ from lark.exceptions import VisitError
 
 from sandbox.errors import SalesforceError
 from sandbox.soql.ast import BoolOp, Comparison, Condition, FieldRef, Literal, Not, OrderItem, Query
+from sandbox.soql.grammar import GRAMMAR
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
@@ -161,8 +161,7 @@ class _ToAst(Transformer[Token, Any]):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = resources.files("sandbox.soql").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
+    return Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
 
 def _location(soql: str, error: UnexpectedInput) -> str:

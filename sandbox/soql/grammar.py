@@ -1,3 +1,6 @@
+"""The SOQL grammar (Lark, LALR). Kept in a module so it ships with any install."""
+
+GRAMMAR = r"""
 // The SOQL subset the sandbox understands. Keywords are case-insensitive.
 // AND and OR may not be mixed without parentheses, as in Salesforce.
 
@@ -49,3 +52,4 @@ DATE_LITERAL.3: /(TODAY|YESTERDAY|TOMORROW)(?![A-Za-z0-9_])|(LAST_N_DAYS|NEXT_N_
 NUMBER.2: /[+-]?\d+(\.\d+)?/
 INT: /\d+/
 %ignore /\s+/
+"""
