@@ -15,6 +15,7 @@ from bridge.salesforce.auth import (
     TokenSource,
     token_source_from_settings,
 )
+from bridge.salesforce.changes import ChangePage, Watermark
 from bridge.salesforce.collections import RecordError, RecordResult
 from bridge.salesforce.connection import RetryPolicy, SalesforceConnection
 from bridge.salesforce.convert import LeadConvert, LeadConvertResult
@@ -28,7 +29,7 @@ from bridge.salesforce.errors import (
     TransientError,
     UnknownFields,
 )
-from bridge.salesforce.gateway import ChangePage, SalesforceGateway, Watermark
+from bridge.salesforce.gateway import SalesforceGateway
 from bridge.salesforce.session import SalesforceSession
 from bridge.salesforce.usage import ApiUsage, LimitInfo, Quota, parse_limit_info
 

@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bridge.salesforce.changes import ChangePage
 from bridge.salesforce.collections import RecordResult
 from bridge.salesforce.convert import LeadConvert, LeadConvertResult
-from bridge.salesforce.gateway import DEFAULT_USER_FIELDS, ChangePage, SalesforceGateway
+from bridge.salesforce.gateway import DEFAULT_USER_FIELDS, SalesforceGateway
 from bridge.salesforce.usage import ApiUsage
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +22,7 @@ from bridge.salesforce import convert as sf_convert
 from bridge.salesforce import ids as sf_ids
 from bridge.salesforce import soql
 from bridge.salesforce.auth import token_source_from_settings
+from bridge.salesforce.changes import ChangePage, poll_changes
 from bridge.salesforce.collections import RecordResult
 from bridge.salesforce.connection import RetryPolicy, SalesforceConnection
 from bridge.salesforce.convert import LeadConvert, LeadConvertResult
@@ -40,21 +41,6 @@ log = structlog.get_logger(__name__)
 R = TypeVar("R")
 
 DEFAULT_USER_FIELDS = ("Id", "Name", "Email", "Username", "IsActive")
-
-
-@dataclass(frozen=True)
-class Watermark:
-    """Where a change poll stands: the last (SystemModstamp, Id) seen."""
-
-    ts: datetime | None
-    id: str | None
-
-
-@dataclass(frozen=True)
-class ChangePage:
-    records: list[dict[str, Any]]
-    watermark: Watermark  # store this after processing the page; resume from it
-    last: bool  # no more changes right now
 
 
 class SalesforceGateway:
@@ -179,45 +165,18 @@ class SalesforceGateway:
         min_page_size: int = 200,
         cursor_field: str = "SystemModstamp",
     ) -> Iterator[ChangePage]:
-        """Changed records after the watermark, in (SystemModstamp, Id) order, page by page.
-
-        Each page is its own keyset query (`LIMIT page_size`), so a crash between pages resumes
-        exactly from the stored watermark and no server-side cursor needs to stay alive.
-        `include_deleted` reads through queryAll and adds `IsDeleted` to the fields. On
-        QUERY_TIMEOUT the page shrinks (halving, down to `min_page_size`) and is asked again.
-        The caller applies any lookback to `watermark_ts` (late-visible rows mean duplicates:
-        processing must be idempotent).
-        """
-        wanted = list(fields) + (["IsDeleted"] if include_deleted else [])
-        ts = soql.parse_datetime(watermark_ts) if watermark_ts is not None else None
-        last_id = sf_ids.normalize(watermark_id, sobject) if watermark_id else None
-        size = page_size
-        while True:
-            query = soql.changes_since(
-                sobject, wanted, ts, last_id, limit=size, cursor_field=cursor_field
-            )
-            try:
-                records = list(
-                    self.query_all_iter(query, include_deleted, operation="changed_since")
-                )
-            except SalesforceError as exc:
-                if exc.error_code != "QUERY_TIMEOUT" or size <= min_page_size:
-                    raise
-                size = max(min_page_size, size // 2)
-                log.warning("salesforce.query_timeout_shrink", sobject=sobject, page_size=size)
-                continue
-            if records:
-                tail = records[-1]
-                if tail.get(cursor_field) is None or not tail.get("Id"):
-                    raise SalesforceError(
-                        f"change query returned a record without {cursor_field}/Id",
-                        operation="changed_since",
-                    )
-                ts, last_id = soql.parse_datetime(tail[cursor_field]), tail["Id"]
-            last = len(records) < size
-            yield ChangePage(records=records, watermark=Watermark(ts, last_id), last=last)
-            if last:
-                return
+        """Changed records after the watermark, page by page (see `changes.poll_changes`)."""
+        return poll_changes(
+            lambda query, deleted: self.query_all_iter(query, deleted, operation="changed_since"),
+            sobject,
+            fields,
+            watermark_ts,
+            watermark_id,
+            include_deleted=include_deleted,
+            page_size=page_size,
+            min_page_size=min_page_size,
+            cursor_field=cursor_field,
+        )
 
     # -- writes -----------------------------------------------------------------------------
     def _with_record_retries(
