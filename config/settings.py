@@ -94,6 +94,25 @@ class Settings(BaseSettings):
     redbeat_lock_timeout: int = Field(75, description="Seconds the redbeat leader lock lives.")
     poll_interval_seconds: int = Field(120, description="SOQL watermark polling interval.")
 
+    # --- triggers ------------------------------------------------------------------------
+    poll_objects: list[str] = Field(
+        ["Lead", "Contact", "Account", "Opportunity"],
+        description="Objects the polling fallback watches (JSON list in the environment).",
+    )
+    poll_lookback_seconds: int = Field(
+        60, description="Each poll re-reads this far behind its watermark (late-visible rows)."
+    )
+    poll_initial_lookback_seconds: int = Field(
+        3600, description="How far back the very first poll of an object starts."
+    )
+    trigger_batch_size: int = Field(200, description="Record ids per worker batch (max 200).")
+    trigger_batch_linger_seconds: float = Field(
+        0.25, description="How long the dispatcher waits to fill a batch before sending it."
+    )
+    trigger_claim_idle_seconds: float = Field(
+        30.0, description="Unacked intake entries older than this are re-dispatched."
+    )
+
     # --- Salesforce ----------------------------------------------------------------------
     sf_auth: Literal["none", "sandbox", "jwt", "client_credentials", "password"] = Field(
         "none", description="How the bridge signs in to Salesforce; 'none' starts the sandbox."

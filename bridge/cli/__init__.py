@@ -6,6 +6,7 @@ import click
 
 from bridge.cli.credits import credits
 from bridge.cli.deadletters import dead_letters
+from bridge.cli.dispatcher import dispatcher
 from bridge.cli.keys import keys, orgs
 from bridge.cli.serve import beat, migrate, web, worker
 from bridge.cli.up import up
@@ -31,5 +32,8 @@ def sandbox(args: tuple[str, ...]) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "sandbox", *args])  # noqa: S606
 
 
-for command in (up, web, worker, beat, migrate, keys, orgs, webhooks, credits, dead_letters):
+COMMANDS = (
+    up, web, worker, beat, dispatcher, migrate, keys, orgs, webhooks, credits, dead_letters,
+)  # fmt: skip
+for command in COMMANDS:
     main.add_command(command)

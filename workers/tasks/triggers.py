@@ -1,0 +1,79 @@
+"""Trigger work on the workers: process a dispatched batch; poll Salesforce for changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from bridge.pipeline import Pipeline
+from bridge.salesforce.errors import TransientError
+from bridge.tenants.service import tenant_for_org
+from bridge.triggers.dispatcher import Batch
+from bridge.triggers.polling import Poller
+from config.settings import get_settings
+from workers import resources
+from workers.base import TRANSIENT_ERRORS
+from workers.celery_app import app
+from workers.salesforce import gateway
+
+log = structlog.get_logger(__name__)
+
+
+def pipeline() -> Pipeline:
+    sf = gateway()
+    return Pipeline(sf, resources.broker_redis(), integration_user_id=sf.integration_user_id)
+
+
+@app.task(name="triggers.process_batch", autoretry_for=(*TRANSIENT_ERRORS, TransientError))
+def process_batch(payload: dict[str, Any]) -> dict[str, int]:
+    """One dispatched batch (<= 200 ids of one tenant and object) through the pipeline."""
+    result = pipeline().process(Batch.from_payload(payload))
+    return {
+        "requested": result.requested,
+        "processed": result.processed,
+        "skipped_loop_guard": result.skipped_loop_guard,
+        "skipped_already_processed": result.skipped_already_processed,
+    }
+
+
+def poller() -> Poller:
+    settings = get_settings()
+    sf = gateway()
+    return Poller(
+        resources.database(),
+        resources.broker_redis(),
+        sf,
+        integration_user_id=sf.integration_user_id,
+        interval=timedelta(seconds=settings.poll_interval_seconds),
+        lookback=timedelta(seconds=settings.poll_lookback_seconds),
+        initial_lookback=timedelta(seconds=settings.poll_initial_lookback_seconds),
+    )
+
+
+@app.task(name="triggers.poll_object", max_retries=0)
+def poll_object(tenant_id: int, sobject: str) -> dict[str, Any]:
+    """One poll of one object; a failed poll is retried by the next scheduled one."""
+    outcome = poller().poll(tenant_id, sobject)
+    return {
+        "ran": outcome.ran,
+        "accepted": outcome.accepted,
+        "queries": outcome.queries,
+        "skipped_loop_guard": outcome.skipped_loop_guard,
+        "error": outcome.error,
+    }
+
+
+@app.task(name="triggers.poll_all", max_retries=0)
+def poll_all() -> int:
+    """Beat, every poll interval: one poll task per enabled object of the connected org."""
+    org_id = gateway().org_id
+    tenant_id = tenant_for_org(resources.database(), org_id) if org_id else None
+    if tenant_id is None:
+        log.warning("polling skipped: the connected org belongs to no tenant", org_id=org_id)
+        return 0
+    expires = get_settings().poll_interval_seconds
+    for sobject in get_settings().poll_objects:
+        poll_object.apply_async(args=[tenant_id, sobject], expires=expires)
+    return len(get_settings().poll_objects)
