@@ -49,7 +49,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         log.exception("unexpected error in %s %s", request.method, path)
         error = SalesforceError("UNKNOWN_EXCEPTION", "An unexpected error occurred.", status=500)
         response = soap.fault_response(error) if is_soap else _error_response(error)
-    if is_api or is_soap:
+    if is_api or is_soap or path.startswith("/services/data"):
         response.headers["Sforce-Limit-Info"] = state.usage.header()
     return response
 

@@ -26,6 +26,7 @@ MISSING_LEAD = make_id("00Q", 987654321)
 def test_versions_and_resources(api: Callable[..., Any], sandbox: SandboxProcess) -> None:
     response = api("GET", f"{sandbox.instance_url}/services/data/")
     assert response.status_code == 200
+    assert LIMIT_INFO.match(response.headers["Sforce-Limit-Info"])
     versions = response.json()
     assert {"label", "url", "version"} <= set(versions[0])
     assert any(v["version"] == "60.0" and v["url"] == "/services/data/v60.0" for v in versions)
