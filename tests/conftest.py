@@ -122,3 +122,39 @@ def db(settings: Settings) -> Iterator[Database]:
     database = Database.from_settings(settings)
     yield database
     database.dispose()
+
+
+# --- the local Salesforce sandbox: one real HTTPS process for the whole session ---------------
+
+SANDBOX_API_LIMIT = 5_000_000
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from sandbox.testing import start_sandbox_process
+
+    process = start_sandbox_process(
+        tmp_path_factory.mktemp("salesforce-sandbox"),
+        api_daily_limit=SANDBOX_API_LIMIT,
+        callouts_enabled=False,
+    )
+    with process:
+        yield process
+
+
+def sandbox_overrides(sandbox: object) -> dict[str, object]:
+    """Settings that point the bridge at the sandbox (as `bridge up` does)."""
+    return {
+        "sf_auth": "sandbox",
+        "sf_instance_url": sandbox.instance_url,  # type: ignore[attr-defined]
+        "sf_ca_bundle": sandbox.ca_bundle,  # type: ignore[attr-defined]
+        "sf_client_id": sandbox.client_id,  # type: ignore[attr-defined]
+        "sf_client_secret": sandbox.client_secret,  # type: ignore[attr-defined]
+    }
+
+
+def with_sandbox(settings: Settings, sandbox: object, **extra: object) -> Settings:
+    """`settings` pointed at the sandbox (validated again, unlike model_copy)."""
+    values = settings.model_dump()
+    values.update(sandbox_overrides(sandbox), **extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
