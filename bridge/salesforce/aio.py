@@ -105,6 +105,9 @@ class AsyncSalesforceGateway:
     async def limits(self) -> dict[str, Any]:
         return await self._run(self.gateway.limits)
 
+    async def refresh_budget(self) -> float | None:
+        return await self._run(self.gateway.refresh_budget)
+
     async def close(self) -> None:
         """Wait for in-flight calls (off the loop), then close the HTTP session."""
         await asyncio.get_running_loop().run_in_executor(

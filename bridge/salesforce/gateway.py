@@ -32,7 +32,7 @@ from bridge.salesforce.errors import (
     error_for,
 )
 from bridge.salesforce.session import SalesforceSession
-from bridge.salesforce.usage import ApiUsage, LimitInfo
+from bridge.salesforce.usage import ApiUsage, LimitInfo, Quota
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -409,3 +409,17 @@ class SalesforceGateway:
     def limits(self) -> dict[str, Any]:
         """`/limits` (DailyApiRequests and friends). Costs one API call."""
         return self.connection.call("limits", lambda sf: sf.limits())
+
+    def refresh_budget(self) -> float | None:
+        """Ask Salesforce again whether calls may resume; returns the share of the limit used.
+
+        A stop (budget share reached, or REQUEST_LIMIT_EXCEEDED) otherwise holds until its
+        reading is five minutes old. Call this after an operator raised the org's limit, or
+        from a readiness probe. It costs one API call, made even while stopped.
+        """
+        self.usage.forget_limits()
+        daily = self.limits().get("DailyApiRequests") or {}
+        total, remaining = daily.get("Max"), daily.get("Remaining")
+        if isinstance(total, int) and isinstance(remaining, int) and total > 0:
+            self.usage.observe(LimitInfo(api_usage=Quota(total - remaining, total)))
+        return self.usage.share_used()

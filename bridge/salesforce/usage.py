@@ -107,6 +107,13 @@ class ApiUsage:
         with self._lock:
             self._limit_exceeded_at = self._clock()
 
+    def forget_limits(self) -> None:
+        """Drop the usage reading and the REQUEST_LIMIT_EXCEEDED mark; keep our counts."""
+        with self._lock:
+            self._limit_info = None
+            self._observed_at = None
+            self._limit_exceeded_at = None
+
     def reset(self) -> None:
         """Forget counts and observations (tests, or after an operator raised the limit)."""
         with self._lock:

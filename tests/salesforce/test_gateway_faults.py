@@ -180,6 +180,27 @@ def test_budget_share_stops_before_calling(sandbox: Any) -> None:
     assert sandbox.api_usage()["used"] == 80  # the refused call never left
     assert gateway.calls_by_operation == {"query": 2}
 
+    # An operator raises the limit: one explicit probe lets calls resume at once.
+    sandbox.set_api_limit(1000, used=80)
+    with pytest.raises(BudgetExhausted):
+        gateway.query(QUERY)  # the old reading still holds
+    assert gateway.refresh_budget() == pytest.approx(81 / 1000)
+    assert gateway.query(QUERY)["totalSize"] == 1
+
+
+def test_refresh_budget_after_request_limit_exceeded(
+    gateway: SalesforceGateway, sandbox: Any
+) -> None:
+    sandbox.set_api_limit(1000, used=1000)
+    with pytest.raises(RequestLimitExceeded):
+        gateway.query(QUERY)
+    with pytest.raises(RequestLimitExceeded):
+        gateway.query(QUERY)  # quiet: no call leaves
+    assert sandbox.api_usage()["used"] == 1000
+    sandbox.set_api_limit(5000, used=0)
+    assert gateway.refresh_budget() == pytest.approx(1 / 5000)
+    assert gateway.query(QUERY)["totalSize"] == 1
+
 
 def test_write_stopped_part_way_reports_what_was_written(sandbox: Any) -> None:
     gateway = make_gateway(sandbox, settings=sandbox_settings(sandbox, sf_api_budget_share=0.5))
