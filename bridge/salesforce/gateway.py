@@ -22,7 +22,7 @@ from bridge.salesforce import convert as sf_convert
 from bridge.salesforce import ids as sf_ids
 from bridge.salesforce import soql
 from bridge.salesforce.auth import token_source_from_settings
-from bridge.salesforce.changes import ChangePage, poll_changes
+from bridge.salesforce.changes import ChangePage, Watermark, poll_changes
 from bridge.salesforce.collections import RecordResult
 from bridge.salesforce.connection import RetryPolicy, SalesforceConnection
 from bridge.salesforce.convert import LeadConvert, LeadConvertResult
@@ -41,6 +41,9 @@ log = structlog.get_logger(__name__)
 R = TypeVar("R")
 
 DEFAULT_USER_FIELDS = ("Id", "Name", "Email", "Username", "IsActive")
+
+# ChangePage/Watermark live in `changes`; re-exported because callers import them from here.
+__all__ = ["DEFAULT_USER_FIELDS", "ChangePage", "SalesforceGateway", "Watermark"]
 
 
 class SalesforceGateway:
