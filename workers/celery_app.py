@@ -16,7 +16,11 @@ from config.settings import Settings, get_settings
 from workers import signals as _signals  # noqa: F401  (connects the signal handlers)
 from workers.schedule import beat_schedule
 
-TASK_MODULES = ["workers.tasks.diagnostics", "workers.tasks.housekeeping"]
+TASK_MODULES = [
+    "workers.tasks.diagnostics",
+    "workers.tasks.housekeeping",
+    "workers.tasks.triggers",
+]
 
 # Redis client timeouts for broker, results and redbeat: fail fast on a dead connection
 # instead of hanging a worker, and ping idle connections before reuse.

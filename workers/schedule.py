@@ -17,6 +17,12 @@ BACKLOG_REPORT_SECONDS = 60.0
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
+        # The polling fallback: one poll task per enabled object of the connected org.
+        "poll-salesforce": {
+            "task": "triggers.poll_all",
+            "schedule": float(settings.poll_interval_seconds),
+            "options": {"expires": max(1.0, settings.poll_interval_seconds - 5.0)},
+        },
         "report-backlog": {
             "task": "housekeeping.report_backlog",
             "schedule": BACKLOG_REPORT_SECONDS,
