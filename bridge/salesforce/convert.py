@@ -8,6 +8,7 @@ external entities from whatever answers on the wire).
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 PARTNER_NS = "urn:partner.soap.sforce.com"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_BATCH = 200  # Salesforce's limit per call
+_CODE_PREFIX = re.compile(r"([A-Z][A-Z_]+[A-Z]):")
 DEFAULT_BATCH = 100  # Salesforce's recommendation: fewer lock conflicts, shorter calls
 
 # Readable prefixes in the envelope (ElementTree would write ns0/ns1 otherwise).
@@ -185,8 +187,12 @@ def parse_fault(body: bytes | str, status: int | None = None) -> SalesforceError
                 exception_code = element.text.strip()
                 break
     # faultcode is prefixed ("sf:INVALID_SESSION_ID"); generic ones ("soapenv:Client") are not
-    # Salesforce codes, so the detail's exceptionCode wins when present.
-    error_code = exception_code or code.rsplit(":", 1)[-1] or None
+    # Salesforce codes: then the detail's exceptionCode, or the faultstring's "CODE: ..." prefix.
+    prefix, _, local = code.rpartition(":")
+    if prefix.lower() in ("soapenv", "soap", "env") and not exception_code:
+        match = _CODE_PREFIX.match(message)
+        exception_code = match.group(1) if match else None
+    error_code = exception_code or local or None
     return error_for(
         status,
         error_code,

@@ -181,13 +181,21 @@ def _fault(code: str, message: str = "boom") -> bytes:
         ("sf:INVALID_FIELD", SalesforceError),
         ("soapenv:Client", SalesforceError),
     ],
+    ids=["session", "limit", "lock", "field", "generic"],
 )
 def test_faults_map_to_typed_errors_regardless_of_http_500(code: str, cls: type) -> None:
     error = convert.parse_fault(_fault(code), status=500)
     assert type(error) is cls
     assert error.error_code == code.split(":")[1]
+    assert error.status == 500
     with pytest.raises(cls):
         convert.parse_response(_fault(code), expected=1)
+
+
+def test_generic_fault_code_takes_the_faultstring_code() -> None:
+    body = _fault("soapenv:Client", "INVALID_XML: Unexpected element convertedStatus")
+    error = convert.parse_fault(body, status=500)
+    assert type(error) is SalesforceError and error.error_code == "INVALID_XML"
 
 
 def test_fault_detail_exception_code_wins() -> None:

@@ -9,11 +9,12 @@ import re
 import uuid
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
 import pytest
 from simple_salesforce import format_soql
 from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest
 
-from bridge.salesforce import ids
+from bridge.salesforce import convert, ids
 
 SF_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
 LIMIT_INFO = re.compile(r"api-usage=\d+/\d+")
@@ -135,3 +136,33 @@ def test_limit_info_header_on_every_response(sandbox: Any) -> None:
         session.get(f"{base}/limits", headers={"Authorization": "Bearer nope"}),
     ):
         assert LIMIT_INFO.fullmatch(response.headers["Sforce-Limit-Info"]), response.status_code
+
+
+def test_soap_convert_lead_shapes_and_element_order(sandbox: Any, raw_sf: Any) -> None:
+    lead = raw_sf.Lead.create({"LastName": "Soap", "Company": "Soap Co"})["id"]
+    url = f"{sandbox.instance_url}/services/Soap/u/60.0"
+    headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+    item = convert.LeadConvert(lead_id=lead, converted_status="Closed - Converted")
+    envelope = convert.build_envelope(sandbox.token(), [item]).decode()
+
+    # Out of sequence order (leadId before convertedStatus): refused as a SOAP fault.
+    lead_element = re.search(r"<urn:leadId>.*?</urn:leadId>", envelope).group(0)
+    swapped = envelope.replace(lead_element, "").replace(
+        "<urn:convertedStatus>", lead_element + "<urn:convertedStatus>"
+    )
+    refused = sandbox.session().post(url, data=swapped.encode(), headers=headers)
+    assert refused.status_code == 500
+    fault = convert.parse_fault(refused.content, refused.status_code)
+    assert fault is not None and fault.error_code == "INVALID_XML"
+
+    answered = sandbox.session().post(url, data=envelope.encode(), headers=headers)
+    assert answered.status_code == 200
+    assert LIMIT_INFO.fullmatch(answered.headers["Sforce-Limit-Info"])
+    root = SafeET.fromstring(answered.content)
+    (result,) = root.iter("{urn:partner.soap.sforce.com}result")
+    names = [child.tag.rsplit("}", 1)[1] for child in result]
+    assert names == ["accountId", "contactId", "leadId", "opportunityId", "success"]
+    assert convert.parse_limit_info(answered.content) is not None
+    (parsed,) = convert.parse_response(answered.content, expected=1)
+    assert parsed.success and parsed.lead_id == lead
+    assert _valid_id(parsed.account_id, "Account") and _valid_id(parsed.contact_id, "Contact")
