@@ -56,7 +56,7 @@ class RetryPolicy:
     max_delay: float = 8.0
 
     def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        ceiling = min(self.max_delay, self.base_delay * 2.0**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
 
 

@@ -125,7 +125,7 @@ def build_envelope(session_id: str, converts: Sequence[LeadConvert]) -> bytes:
         item = ET.SubElement(call, _q(PARTNER_NS, "leadConverts"))
         for name, text in convert.elements():
             ET.SubElement(item, _q(PARTNER_NS, name)).text = text
-    return ET.tostring(envelope, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(envelope, encoding="utf-8", xml_declaration=True))
 
 
 def _local(tag: str) -> str:
@@ -153,11 +153,12 @@ def _text(element: ET.Element, name: str) -> str | None:
 
 def _parse(body: bytes | str) -> ET.Element:
     try:
-        return safe_fromstring(body)
+        root: ET.Element = safe_fromstring(body)
     except Exception as exc:  # defusedxml raises ParseError and its own security errors
         raise SalesforceError(
             f"unreadable SOAP response: {type(exc).__name__}", operation="convert_leads"
         ) from exc
+    return root
 
 
 def _body(root: ET.Element) -> ET.Element:

@@ -7,11 +7,12 @@ and counting; this module only knows what to ask and how to read the answers.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import requests
 import structlog
@@ -44,6 +45,10 @@ DEFAULT_USER_FIELDS = ("Id", "Name", "Email", "Username", "IsActive")
 
 # ChangePage/Watermark live in `changes`; re-exported because callers import them from here.
 __all__ = ["DEFAULT_USER_FIELDS", "ChangePage", "SalesforceGateway", "Watermark"]
+
+
+def _query_more(sf: Salesforce, url: str) -> dict[str, Any]:
+    return cast(dict[str, Any], sf.query_more(url, identifier_is_url=True))
 
 
 class SalesforceGateway:
@@ -123,10 +128,7 @@ class SalesforceGateway:
             yield page
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
-            next_url: str = page["nextRecordsUrl"]
-            page = call(
-                operation, lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True)
-            )
+            page = call(operation, functools.partial(_query_more, url=page["nextRecordsUrl"]))
 
     def query(self, query: str, include_deleted: bool = False) -> dict[str, Any]:
         """The first response page, as Salesforce sends it (totalSize, done, records...)."""
@@ -343,7 +345,9 @@ class SalesforceGateway:
             cached = None if refresh else self._describe_cache.get(name)
         if cached is not None:
             return cached
-        result = self.connection.call("describe", lambda sf: getattr(sf, name).describe())
+        result: dict[str, Any] = self.connection.call(
+            "describe", lambda sf: getattr(sf, name).describe()
+        )
         with self._cache_lock:
             self._describe_cache[name] = result
         return result
@@ -411,7 +415,7 @@ class SalesforceGateway:
 
     def limits(self) -> dict[str, Any]:
         """`/limits` (DailyApiRequests and friends). Costs one API call."""
-        return self.connection.call("limits", lambda sf: sf.limits())
+        return cast(dict[str, Any], self.connection.call("limits", lambda sf: sf.limits()))
 
     def refresh_budget(self) -> float | None:
         """Ask Salesforce again whether calls may resume; returns the share of the limit used.

@@ -30,7 +30,7 @@ class SalesforceSession(requests.Session):
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.mount("https://", adapter)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         if self._ca_bundle is not None:
             # Per request, because requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE from the
