@@ -1,38 +1,55 @@
-"""Accepting trigger work into Redis: one atomic script per callout, pipelined across callouts.
+"""Accepting trigger work into Redis: one atomic script call per batch of concurrent callouts.
 
 A callout is accepted once its ids are in the intake stream (Redis, append-only persisted in
 production). The dedupe key on `webhook-id` is written by the same script as the XADD, so a
 failed enqueue can never leave a key behind that would wrongly drop the sender's retry.
 
-Concurrent handlers do not each pay a Redis round trip: `Intake.accept` queues the call and one
-flusher sends everything queued so far as a single pipeline, so throughput grows with load.
+Concurrent handlers do not each pay a Redis round trip: `Intake.accept` goes through a
+`Coalescer`, and everything queued meanwhile is accepted by ONE script call, so the cost per
+callout falls as load rises.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio as aioredis
 
+from bridge.coalesce import Coalescer
+
 STREAM = "bridge:triggers:stream"
 SEEN_PREFIX = "bridge:triggers:seen:"
 # Senders retry for up to a day (Outbound Messages: 24 h); keep dedupe keys a little longer.
 SEEN_TTL_SECONDS = 2 * 24 * 3600
-MAX_PIPELINE = 512
+FIELD_COUNT = 18  # name/value entries per stream entry, see Submission.fields
 
+# KEYS: stream, then one seen-key per submission ('' = no dedupe).
+# ARGV: ttl, then per submission: job id followed by FIELD_COUNT field names/values.
+# Returns per submission: 1 accepted, or the job id that accepted it first (a duplicate).
 _ACCEPT = """
-if ARGV[1] == '1' then
-  local previous = redis.call('GET', KEYS[1])
-  if previous then return {0, previous} end
+local ttl = ARGV[1]
+local out = {}
+local a = 2
+for i = 2, #KEYS do
+  local job = ARGV[a]
+  local seen = KEYS[i]
+  local previous = false
+  if seen ~= '' then previous = redis.call('GET', seen) end
+  if previous then
+    out[#out + 1] = previous
+  else
+    redis.call('XADD', KEYS[1], '*', unpack(ARGV, a + 1, a + FIELDS))
+    if seen ~= '' then redis.call('SET', seen, job, 'EX', ttl) end
+    out[#out + 1] = 1
+  end
+  a = a + 1 + FIELDS
 end
-redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
-if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[2]) end
-return {1, ARGV[3]}
-"""
+return out
+""".replace("FIELDS", str(FIELD_COUNT))
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,9 @@ class Submission:
             "at", str(int(time.time() * 1000)), "ids", " ".join(self.ids),
         ]  # fmt: skip
 
+    def seen_key(self) -> str:
+        return f"{SEEN_PREFIX}{self.tenant_id}:{self.dedupe_key}" if self.dedupe_key else ""
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -63,71 +83,45 @@ class Accepted:
     duplicate: bool
 
 
-def _keys_and_args(submission: Submission, stream: str) -> tuple[list[str], list[object]]:
-    dedupe = submission.dedupe_key
-    seen_key = f"{SEEN_PREFIX}{submission.tenant_id}:{dedupe}" if dedupe else f"{SEEN_PREFIX}-"
-    args: list[object] = ["1" if dedupe else "0", SEEN_TTL_SECONDS, submission.job_id]
-    return [seen_key, stream], [*args, *submission.fields()]
+def _call(submissions: Sequence[Submission], stream: str) -> tuple[list[str], list[object]]:
+    keys = [stream, *(s.seen_key() for s in submissions)]
+    args: list[object] = [SEEN_TTL_SECONDS]
+    for s in submissions:
+        args.append(s.job_id)
+        args.extend(s.fields())
+    return keys, args
 
 
-def _accepted(result: object) -> Accepted:
-    accepted, job_id = result  # type: ignore[misc]
-    job = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
-    return Accepted(job_id=job, duplicate=not int(accepted))
+def _results(submissions: Sequence[Submission], raw: Sequence[object]) -> list[Accepted]:
+    out = []
+    for submission, value in zip(submissions, raw, strict=True):
+        if value == 1:
+            out.append(Accepted(submission.job_id, duplicate=False))
+        else:
+            job = value.decode() if isinstance(value, bytes) else str(value)
+            out.append(Accepted(job, duplicate=True))
+    return out
 
 
 def accept_sync(
     client: redis.Redis, submissions: list[Submission], stream: str = STREAM
 ) -> list[Accepted]:
-    """The same atomic accept for synchronous callers (the poller), in one pipeline."""
-    script = client.register_script(_ACCEPT)
-    with client.pipeline(transaction=False) as pipe:
-        for submission in submissions:
-            keys, args = _keys_and_args(submission, stream)
-            script(keys=keys, args=args, client=pipe)
-        return [_accepted(result) for result in pipe.execute()]
+    """The same atomic accept for synchronous callers (the poller)."""
+    if not submissions:
+        return []
+    keys, args = _call(submissions, stream)
+    return _results(submissions, client.register_script(_ACCEPT)(keys=keys, args=args))
 
 
 class Intake:
-    def __init__(self, redis: aioredis.Redis, stream: str = STREAM) -> None:
-        self._redis = redis
+    def __init__(self, client: aioredis.Redis, stream: str = STREAM) -> None:
         self._stream = stream
-        self._script = redis.register_script(_ACCEPT)
-        self._queue: list[tuple[Submission, asyncio.Future[Accepted]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._script = client.register_script(_ACCEPT)
+        self._coalescer: Coalescer[Submission, Accepted] = Coalescer(self._flush, max_batch=500)
 
     async def accept(self, submission: Submission) -> Accepted:
-        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._queue.append((submission, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self._coalescer.submit(submission)
 
-    async def _flush(self) -> None:
-        # Yield once so every handler runnable in this loop turn joins the first pipeline.
-        await asyncio.sleep(0)
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_PIPELINE], self._queue[MAX_PIPELINE:]
-            try:
-                results = await self._send(batch)
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(_accepted(result))
-
-    async def _send(
-        self, batch: list[tuple[Submission, asyncio.Future[Accepted]]]
-    ) -> list[object]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for submission, _ in batch:
-                keys, args = _keys_and_args(submission, self._stream)
-                await self._script(keys=keys, args=args, client=pipe)
-            return list(await pipe.execute(raise_on_error=False))
+    async def _flush(self, submissions: list[Submission]) -> list[Accepted]:
+        keys, args = _call(submissions, self._stream)
+        return _results(submissions, await self._script(keys=keys, args=args))

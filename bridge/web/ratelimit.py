@@ -4,8 +4,8 @@ Algorithm: GCRA (the generic cell rate algorithm, as in redis-cell and Stripe's 
 A limit of N per minute admits a burst of N, then one request every 60/N seconds: a sliding
 window with no boundary effect where 2N requests pass around a fixed window's edge. The state
 is one number per key and area (the "theoretical arrival time"), read and written by one Lua
-script using Redis's own clock: one atomic round trip per request, no clock skew between
-web processes.
+script using Redis's own clock, no clock skew between web processes. Concurrent requests share
+one script call (a `Coalescer`), so a burst costs one round trip per loop turn, not per request.
 
 Headers: `X-RateLimit-Limit` (requests per minute), `X-RateLimit-Remaining`,
 `X-RateLimit-Reset` (seconds until the full allowance is back). A refusal is a 429 with
@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bridge.coalesce import Coalescer
 from bridge.web.auth import PRINCIPAL
 from bridge.web.endpoints import endpoint_of
 from bridge.web.errors import ApiError, Handler
@@ -33,21 +34,27 @@ log = structlog.get_logger(__name__)
 PERIOD_MS = 60_000
 LARGE_EXPORT_ROWS = 5_000
 
+# One call decides for every request queued in this loop turn (KEYS[i] with limit ARGV[i]).
 _GCRA = """
-local limit = tonumber(ARGV[1])
-local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = period / limit
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - period
-if allow_at > now then
-  return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+local period = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[i + 1])
+  local interval = period / limit
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat == nil or tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - period
+  if allow_at > now then
+    out[i] = {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+  else
+    redis.call('SET', KEYS[i], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
+    out[i] = {1, math.floor((period - (new_tat - now)) / interval), math.ceil(new_tat - now), 0}
+  end
 end
-redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
-return {1, math.floor((period - (new_tat - now)) / interval), math.ceil(new_tat - now), 0}
+return out
 """
 
 
@@ -72,6 +79,11 @@ class RateLimiter:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_GCRA)
+        self._coalescer: Coalescer[tuple[str, int], list[int]] = Coalescer(self._flush, 500)
+
+    async def _flush(self, hits: list[tuple[str, int]]) -> list[list[int]]:
+        keys = [key for key, _ in hits]
+        return list(await self._script(keys=keys, args=[PERIOD_MS, *(lim for _, lim in hits)]))
 
     def limit_for(self, area: str) -> int:
         return int(getattr(self.settings, f"rate_limit_{area}_per_min"))
@@ -82,8 +94,8 @@ class RateLimiter:
         if limit <= 0:  # 0 disables the limit for the area
             return None
         try:
-            allowed, remaining, reset_ms, retry_ms = await self._script(
-                keys=[f"ratelimit:{area}:{key_id}"], args=[limit, PERIOD_MS]
+            allowed, remaining, reset_ms, retry_ms = await self._coalescer.submit(
+                (f"ratelimit:{area}:{key_id}", limit)
             )
         except (RedisError, OSError) as exc:
             log.warning("rate limiter unavailable, failing open", error=type(exc).__name__)

@@ -1,0 +1,141 @@
+"""Trigger ingest throughput: signed, valid callouts at 64 connections against one web process,
+next to a bare aiohttp handler (parse JSON, answer) measured in the same run.
+
+    .venv/bin/python benchmarks/ingest.py [--seconds 10] [--connections 64] [--requests 60000]
+
+Needs `wrk` (Debian package). Prints one JSON line per result: requests/s and p99 for both,
+the ratio, and the exactly-once check: every accepted id reached exactly one dispatched batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._support import (
+    bridge,
+    bridge_env,
+    free_port,
+    process,
+    redis_server,
+    report,
+    wait_http,
+)
+from bridge.salesforce.ids import to_18
+from bridge.triggers.dispatcher import Batch, Dispatcher
+from bridge.triggers.intake import SEEN_PREFIX
+from bridge.triggers.signatures import sign
+
+ORG = to_18("00D5g000004bQ2K")
+
+
+def lua_requests(path: Path, key: str, secret: str, count: int) -> None:
+    """A wrk script cycling through `count` distinct signed callouts (one lead each)."""
+    now = int(time.time())
+    lines = ["local reqs = {}"]
+    for n in range(count):
+        body = json.dumps(
+            {"object": "Lead", "ids": [to_18(f"00Q5g{n:010d}")], "event": "after_insert",
+             "org_id": ORG},
+            separators=(",", ":"),
+        )  # fmt: skip
+        wid = f"msg_{n}"
+        sig = sign(body.encode(), secret, wid, now)
+        headers = (
+            f"Authorization: Bearer {key}\\r\\nContent-Type: application/json\\r\\n"
+            f"webhook-id: {wid}\\r\\nwebhook-timestamp: {now}\\r\\nwebhook-signature: {sig}"
+        )
+        lines.append(
+            f'reqs[{n + 1}] = "POST /v1/triggers/salesforce HTTP/1.1\\r\\nHost: bench\\r\\n'
+            f'{headers}\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n" .. {json.dumps(body)}'
+        )
+    lines += [
+        "local i = 0",
+        "request = function() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        args += ["-s", str(script)]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_second": rps,
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=60_000)
+    opts = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="bridge-ingest-"))
+    with redis_server(work) as redis_url:
+        env = bridge_env(work, redis_url, BRIDGE_RATE_LIMIT_TRIGGERS_PER_MIN="100000000")
+        bridge("migrate", env=env)
+        key = bridge("keys", "create", "--tenant", "bench", env=env).strip().splitlines()[-1]
+        bridge("orgs", "add", "--tenant", "bench", ORG, env=env)
+        bridge("credits", "grant", "--tenant", "bench", "100000000", env=env)
+        secret = bridge("webhooks", "secret", "create", "--tenant", "bench", env=env).split()[-1]
+        script = work / "requests.lua"
+        lua_requests(script, key, secret, opts.requests)
+
+        bare_port, web_port = free_port(), free_port()
+        bare = [sys.executable, str(Path(__file__).with_name("bare_handler.py")), str(bare_port)]
+        with process(bare, env, work / "bare.log"):
+            wait_http(f"http://127.0.0.1:{bare_port}/")
+            baseline = wrk(f"http://127.0.0.1:{bare_port}", opts.seconds, opts.connections, script)
+        report("ingest.bare_handler", **baseline)
+
+        web = [sys.executable, "-m", "bridge", "web", "--port", str(web_port)]
+        with process(web, env, work / "web.log"):
+            wait_http(f"http://127.0.0.1:{web_port}/healthz")
+            measured = wrk(f"http://127.0.0.1:{web_port}", opts.seconds, opts.connections, script)
+        report("ingest.bridge_signed_callouts", **measured)
+        ratio = measured["requests_per_second"] / baseline["requests_per_second"]
+        report("ingest.ratio", throughput_vs_bare=round(ratio, 3), goal=">= 0.5, p99 <= 25 ms")
+
+        client = redis.Redis.from_url(redis_url)
+        accepted = sum(1 for _ in client.scan_iter(f"{SEEN_PREFIX}*", count=10_000))
+        batches: list[Batch] = []
+        dispatcher = Dispatcher(client, batches.append, consumer="bench", linger=0)
+        dispatcher.ensure_group()
+        while dispatcher.step(block_ms=100):
+            pass
+        dispatcher.flush(force=True)
+        ids = [item.id for b in batches for item in b.items]
+        report(
+            "ingest.exactly_once",
+            accepted_callouts=accepted,
+            ids_in_batches=len(ids),
+            distinct_ids_in_batches=len(set(ids)),
+            batches=len(batches),
+            ok=accepted == len(ids) == len(set(ids)),
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
