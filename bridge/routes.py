@@ -10,6 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.credits.api import routes as credits_routes
+from bridge.logs.api import setup as setup_logs
+from bridge.matching.api import routes as matching_routes
+from bridge.routing.api import setup as setup_routing
 from bridge.triggers.api import routes as triggers_routes
 from bridge.web import health
 from bridge.web.endpoints import Endpoint, add_endpoint
@@ -44,4 +47,7 @@ def setup_routes(app: web.Application) -> None:
     )
     credits_routes.install(app)
     triggers_routes.install(app)
+    setup_routing(app)
+    matching_routes.install(app)
+    setup_logs(app)
     setup_docs(app)

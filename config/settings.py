@@ -141,8 +141,111 @@ class Settings(BaseSettings):
     sf_max_retries: int = Field(4, description="Retries on UNABLE_TO_LOCK_ROW and 5xx.")
     sf_timeout_seconds: float = Field(30.0, description="HTTP timeout for Salesforce calls.")
 
+    # --- enrichment and pipeline ----------------------------------------------------------
+    pipeline_config: Path | None = Field(
+        None,
+        description="Pipeline YAML (steps per object, conditions, write-back mapping, cascade "
+        "order); default: config/pipeline.yaml shipped with the bridge.",
+    )
+    enrich_upstream_url: str = Field(
+        "", description="Base URL of an upstream enrichment API (the documented protocol); "
+        "empty: offline provider only."
+    )
+    enrich_upstream_api_key: SecretStr = Field(
+        SecretStr(""), description="Bearer key for the upstream enrichment API."
+    )
+    enrich_upstream_gdpr_safe: bool = Field(
+        False, description="May the upstream provider enrich people in the EU/EEA?"
+    )
+    enrich_upstream_max_credits: int = Field(
+        5, ge=0, description="Upstream credits the pipeline may spend per record."
+    )
+    enrich_upstream_timeout_seconds: float = Field(10.0, description="Upstream HTTP timeout.")
+    enrich_upstream_max_retry_wait_seconds: float = Field(
+        5.0, description="Wait out a 429 up to this long; longer retry_after: skip the provider."
+    )
+    enrich_cache_ttl_seconds: int = Field(
+        7 * 24 * 3600, description="How long an enrichment answer is reused (cached: true)."
+    )
+
+    # --- matching ------------------------------------------------------------------------
+    matching_ai_base_url: str = Field(
+        "",
+        description="OpenAI-compatible API base (e.g. https://host/v1) for AI matching; "
+        "empty: AI mode answers 400.",
+    )
+    matching_ai_api_key: SecretStr = Field(SecretStr(""), description="Bearer key for it.")
+    matching_ai_model: str = Field("", description="Chat model name for AI matching.")
+    matching_ai_timeout_seconds: float = Field(30.0, description="Timeout of one AI call.")
+    matching_default_region: str = Field(
+        "US", description="Region for phone numbers written without a country code."
+    )
+    matching_index_rebuild_hours: float = Field(
+        24.0, description="Full rebuild of each match index this often (refresh in between)."
+    )
+
     # --- sandbox -------------------------------------------------------------------------
     sandbox_port: int = Field(8443, description="Port `bridge up` gives the local sandbox.")
+
+    # --- routing and idempotency keys ----------------------------------------------------
+    routing_pools_file: Path | None = Field(
+        Path("config/pools.yaml"),
+        description="YAML file of round-robin pools created at start-up when missing.",
+    )
+    routing_active_users_ttl_seconds: float = Field(
+        60.0, gt=0, description="How long Salesforce's list of active users is trusted."
+    )
+    routing_pool_cache_seconds: float = Field(
+        2.0, ge=0, description="How long a process trusts a pool definition it read."
+    )
+    routing_replay_days: int = Field(
+        30, ge=1, description="A record assigned in a pool gets the same owner for this long."
+    )
+    routing_pipeline_pools: dict[str, str] = Field(
+        {},
+        description="Pipeline assign step: object -> pool, e.g. {\"Lead\": \"inbound\"} "
+        "(JSON in the environment); empty: the pipeline assigns nothing.",
+    )
+    idempotency_ttl_seconds: int = Field(
+        86400, ge=86400, description="How long an Idempotency-Key's response is replayed."
+    )
+    idempotency_lock_seconds: int = Field(
+        120, ge=5, description="How long a running request holds its Idempotency-Key."
+    )
+
+    # --- route logs, dashboard, metrics ------------------------------------------------------
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Signs log-export cursors and encrypts dashboard sessions. Empty: a random "
+        "key is generated once in data_dir/secret_key (set it when web processes do not share "
+        "data_dir).",
+    )
+    log_cleanup_hour: int = Field(
+        2, ge=0, le=23, description="Local hour (tenant time zone) of the daily route-log cleanup."
+    )
+    log_cleanup_check_minutes: int = Field(
+        15, ge=1, le=60, description="How often beat looks for tenants due for cleanup."
+    )
+    log_cleanup_chunk_rows: int = Field(
+        5_000, ge=100, le=100_000, description="Rows deleted per transaction by the cleanup."
+    )
+    dashboard_refresh_seconds: int = Field(
+        15, ge=2, le=3600, description="How often the dashboard page refreshes its data."
+    )
+    dashboard_session_hours: float = Field(
+        8.0, gt=0, le=24 * 30, description="Lifetime of a dashboard sign-in."
+    )
+    dashboard_cookie_secure: bool = Field(
+        True,
+        description="Mark the dashboard session cookie Secure (browsers then send it over HTTPS "
+        "and to http://localhost only). Turn off only for plain-HTTP access on a trusted LAN.",
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""), description="If set, GET /metrics requires `Authorization: Bearer <it>`."
+    )
+    metrics_flush_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a web process pushes its metric counts to Redis."
+    )
 
     @field_validator("database_url")
     @classmethod
