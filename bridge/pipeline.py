@@ -1,27 +1,40 @@
 """What happens to one batch of record ids, composed from the domain services.
 
-fetch (one SOQL per batch) -> loop guard -> skip versions already processed -> the object's
-configured steps (enrich, match, convert, assign: each issue plugs its step in) -> mark the
+echo guard -> fetch (one SOQL per batch) -> loop guard -> skip versions already processed ->
+the object's configured steps, each only for the records its conditions select (enrich,
+match, convert, assign: each issue plugs its step in) -> write back only the fields that
+really change (one sObject Collections call per 200) -> route logs / dead letters -> mark the
 versions processed. Callouts, polls and redeliveries all come through here, so processing is
 idempotent per record version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis
 import structlog
 
+from bridge.db import Database
+from bridge.salesforce.errors import TransientError
 from bridge.triggers import versions
 from bridge.triggers.dispatcher import Batch, BatchItem
+from bridge.writeback.changes import Proposal, Proposals, RecordChange, plan
+from bridge.writeback.outcomes import Failure, Origin, record_outcomes
+from bridge.writeback.policy import FieldMapping
+from bridge.writeback.writer import RecordWriter, write
 
 log = structlog.get_logger(__name__)
 
 BASE_FIELDS = ("Id", "SystemModstamp", "LastModifiedById", "OwnerId")
 PROCESSED_PREFIX = "bridge:pipeline:processed:"
+# Our own write fires the org's after_update callout; the first one per written record within
+# this window is dropped before any fetch. (A human edit it might mask is still seen: the poll
+# reads it, and the loop guard lets it through because its last modifier is not the bridge.)
+ECHO_PREFIX = "bridge:pipeline:echo:"
+ECHO_TTL_SECONDS = 300
 
 
 class RecordSource(Protocol):
@@ -32,12 +45,37 @@ class RecordSource(Protocol):
 
 @dataclass
 class BatchContext:
-    """What a step sees: the batch's live records and who asked for each."""
+    """What a step sees: the live records it applies to, who asked for each, and where to put
+    what it wants written (`propose`) or what went wrong with one record (`fail`)."""
 
     tenant_id: int
     object: str
     records: list[dict[str, Any]]
     items: Mapping[str, BatchItem]
+    proposals: Proposals = field(default_factory=Proposals)
+    # Facts a step learnt that a later step may use (e.g. enrichment results by record id).
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def propose(
+        self,
+        record_id: str,
+        name: str,
+        value: Any,
+        *,
+        provider: str,
+        confidence: float | None = None,
+        action: str = "enrich",
+    ) -> None:
+        self.proposals.add(record_id, Proposal(name, value, provider, confidence, action))
+
+    def fail(self, record_id: str, error: str) -> None:
+        self.failures[record_id] = error
+
+    def narrowed(self, records: list[dict[str, Any]]) -> BatchContext:
+        """The same batch state, seen through a subset of its records."""
+        return BatchContext(self.tenant_id, self.object, records, self.items, self.proposals,
+                            self.facts, self.failures)  # fmt: skip
 
 
 class Step(Protocol):
@@ -51,13 +89,31 @@ class Step(Protocol):
 
 
 @dataclass
+class Stage:
+    """A step with the condition that selects its records (all of them by default)."""
+
+    step: Step
+    applies: Callable[[Mapping[str, Any]], bool] = lambda record: True
+    condition_fields: frozenset[str] = frozenset()
+
+
+class WriteBackPending(TransientError):
+    """Some records were refused on a row lock past the gateway's retries: retry the batch."""
+
+
+@dataclass
 class BatchResult:
     requested: int = 0
     fetched: int = 0
+    skipped_echo: int = 0
     skipped_loop_guard: int = 0
     skipped_already_processed: int = 0
     processed: int = 0
     processed_ids: list[str] = field(default_factory=list)
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    pending: int = 0
 
 
 class Pipeline:
@@ -67,23 +123,47 @@ class Pipeline:
         client: redis.Redis,
         *,
         integration_user_id: str | None,
-        steps: Mapping[str, Sequence[Step]] | None = None,
+        steps: Mapping[str, Sequence[Step | Stage]] | None = None,
+        write_back: Mapping[str, Mapping[str, FieldMapping]] | None = None,
+        writer: RecordWriter | None = None,
+        db: Database | None = None,
     ) -> None:
         self.source = source
         self.redis = client
         self.integration_user_id = integration_user_id
-        self.steps = {k: list(v) for k, v in (steps or {}).items()}
+        self.stages = {
+            k: [s if isinstance(s, Stage) else Stage(s) for s in v]
+            for k, v in (steps or {}).items()
+        }
+        self.write_back = {k: dict(v) for k, v in (write_back or {}).items()}
+        self.writer = writer if writer is not None else _writer_of(source)
+        self.db = db
+
+    @property
+    def steps(self) -> dict[str, list[Step]]:
+        return {k: [s.step for s in v] for k, v in self.stages.items()}
 
     def fields_for(self, sobject: str) -> list[str]:
         wanted = set(BASE_FIELDS)
-        for step in self.steps.get(sobject, []):
-            wanted |= step.fields(sobject)
+        for stage in self.stages.get(sobject, []):
+            wanted |= stage.step.fields(sobject) | stage.condition_fields
+        wanted |= {m.field for m in self.write_back.get(sobject, {}).values()}
         return sorted(wanted, key=lambda f: (f != "Id", f))
 
-    def process(self, batch: Batch) -> BatchResult:
+    # -- one batch ---------------------------------------------------------------------------
+    def process(
+        self, batch: Batch, *, force: bool = False, final_attempt: bool = False
+    ) -> BatchResult:
+        """`force`: skip the processed-version check (a dead letter's replay). `final_attempt`:
+        records still locked are recorded as failed instead of asking for a retry."""
         result = BatchResult(requested=len(batch.items))
         items = {item.id: item for item in batch.items}
-        records = self.source.fetch(batch.object, list(items), self.fields_for(batch.object))
+        wanted_ids = self._drop_echoes(batch, items, result) if not force else list(items)
+        records = (
+            self.source.fetch(batch.object, wanted_ids, self.fields_for(batch.object))
+            if wanted_ids
+            else []
+        )
         result.fetched = len(records)
         live = []
         for record in records:
@@ -94,26 +174,115 @@ class Pipeline:
                 result.skipped_loop_guard += 1
             else:
                 live.append(record)
-        fresh = versions.unprocessed(self.redis, batch.tenant_id, live)
+        fresh = list(live) if force else versions.unprocessed(self.redis, batch.tenant_id, live)
         result.skipped_already_processed = len(live) - len(fresh)
         if fresh:
-            context = BatchContext(batch.tenant_id, batch.object, fresh, items)
-            for step in self.steps.get(batch.object, []):
-                step.run(context)
-            versions.mark_processed(self.redis, batch.tenant_id, fresh)
-            self.redis.incrby(f"{PROCESSED_PREFIX}{batch.tenant_id}:{batch.object}", len(fresh))
-        result.processed = len(fresh)
-        result.processed_ids = [r["Id"] for r in fresh]
+            done = self._run(batch, fresh, items, result, final_attempt)
+            versions.mark_processed(self.redis, batch.tenant_id, done)
+            self.redis.incrby(f"{PROCESSED_PREFIX}{batch.tenant_id}:{batch.object}", len(done))
+            result.processed = len(done)
+            result.processed_ids = [r["Id"] for r in done]
         log.info(
             "pipeline.batch",
             object=batch.object,
             requested=result.requested,
             fetched=result.fetched,
             processed=result.processed,
+            written=result.written,
+            unchanged=result.unchanged,
+            failed=result.failed,
+            pending=result.pending,
+            echo=result.skipped_echo,
             loop_guard=result.skipped_loop_guard,
             already_processed=result.skipped_already_processed,
         )
+        if result.pending:
+            raise WriteBackPending(
+                f"{result.pending} record(s) locked; batch retried later", operation="update"
+            )
         return result
+
+    def _run(
+        self,
+        batch: Batch,
+        fresh: list[Mapping[str, Any]],
+        items: Mapping[str, BatchItem],
+        result: BatchResult,
+        final_attempt: bool,
+    ) -> list[Mapping[str, Any]]:
+        """Steps, then write-back; returns the records whose version is now processed."""
+        records = [dict(r) for r in fresh]
+        context = BatchContext(batch.tenant_id, batch.object, records, items)
+        for stage in self.stages.get(batch.object, []):
+            selected = [r for r in records if r["Id"] not in context.failures and stage.applies(r)]
+            if selected:
+                stage.step.run(context.narrowed(selected))
+        healthy = [r for r in records if r["Id"] not in context.failures]
+        changes = plan(healthy, context.proposals, self.write_back.get(batch.object, {}))
+        failed = [Failure(rid, error) for rid, error in context.failures.items()]
+        pending_ids: set[str] = set()
+        written: list[RecordChange] = []
+        if changes:
+            if self.writer is None:
+                raise RuntimeError("this pipeline has write-back changes but no writer")
+            outcome = write(self.writer, batch.object, changes)
+            written = outcome.written
+            failed += [Failure(c.record_id, e, c.diffs) for c, e in outcome.permanent]
+            for change, error in outcome.transient:
+                if final_attempt:
+                    failed.append(Failure(change.record_id, error, change.diffs))
+                else:
+                    pending_ids.add(change.record_id)
+            self._remember_echoes(batch.tenant_id, [c.record_id for c in written])
+        if self.db is not None:
+            record_outcomes(
+                self.db, tenant_id=batch.tenant_id, sobject=batch.object, written=written,
+                failed=failed, origins=_origins(items),
+            )  # fmt: skip
+        elif written or failed:
+            log.warning("pipeline.outcomes_not_recorded", reason="no database")
+        result.written = len(written)
+        result.failed = len(failed)
+        result.pending = len(pending_ids)
+        result.unchanged = len(healthy) - len(changes)
+        return [r for r in fresh if r["Id"] not in pending_ids]
+
+    # -- echoes of our own writes ------------------------------------------------------------
+    def _drop_echoes(
+        self, batch: Batch, items: Mapping[str, BatchItem], result: BatchResult
+    ) -> list[str]:
+        updates = [i for i, item in items.items() if item.event == "after_update"]
+        if not updates:
+            return list(items)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for record_id in updates:
+                pipe.getdel(f"{ECHO_PREFIX}{batch.tenant_id}:{record_id}")
+            echoes = {rid for rid, hit in zip(updates, pipe.execute(), strict=True) if hit}
+        result.skipped_echo = len(echoes)
+        return [i for i in items if i not in echoes]
+
+    def _remember_echoes(self, tenant_id: int, record_ids: Sequence[str]) -> None:
+        if not record_ids:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            for record_id in record_ids:
+                pipe.set(f"{ECHO_PREFIX}{tenant_id}:{record_id}", 1, ex=ECHO_TTL_SECONDS)
+            pipe.execute()
+
+
+def _writer_of(source: RecordSource) -> RecordWriter | None:
+    return source if hasattr(source, "update") else None  # type: ignore[return-value]
+
+
+def _origins(items: Mapping[str, BatchItem]) -> dict[str, Origin]:
+    return {
+        rid: Origin(
+            request_id=item.request_id or None,
+            reason=f"{item.source}:{item.event}" if item.event else item.source,
+            item=(item.id, item.request_id, item.source, item.event),
+        )
+        for rid, item in items.items()
+    }
 
 
 def processed_count(client: redis.Redis, tenant_id: int, sobject: str) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 import structlog
 
 from bridge.pipeline import Pipeline
+from bridge.pipeline_config import StepDeps, build_pipeline
+from bridge.pipeline_config import load as load_pipeline_config
 from bridge.salesforce.errors import TransientError
 from bridge.tenants.service import tenant_for_org
 from bridge.triggers.dispatcher import Batch
@@ -21,18 +23,43 @@ from workers.salesforce import gateway
 log = structlog.get_logger(__name__)
 
 
+_pipeline: Pipeline | None = None
+
+
 def pipeline() -> Pipeline:
-    sf = gateway()
-    return Pipeline(sf, resources.broker_redis(), integration_user_id=sf.integration_user_id)
+    """This process's pipeline, built once from config/pipeline.yaml and checked against the
+    org's describe on first use (a wrong field name fails the first batch loudly)."""
+    global _pipeline
+    if _pipeline is None:
+        settings = get_settings()
+        config = load_pipeline_config(settings.pipeline_config)
+        deps = StepDeps(settings, gateway(), resources.broker_redis(), resources.database(),
+                        config)  # fmt: skip
+        _pipeline = build_pipeline(config, deps)
+    return _pipeline
 
 
-@app.task(name="triggers.process_batch", autoretry_for=(*TRANSIENT_ERRORS, TransientError))
-def process_batch(payload: dict[str, Any]) -> dict[str, int]:
-    """One dispatched batch (<= 200 ids of one tenant and object) through the pipeline."""
-    result = pipeline().process(Batch.from_payload(payload))
+@app.task(
+    name="triggers.process_batch", bind=True, autoretry_for=(*TRANSIENT_ERRORS, TransientError)
+)
+def process_batch(self: Any, payload: dict[str, Any]) -> dict[str, int]:
+    """One dispatched batch (<= 200 ids of one tenant and object) through the pipeline.
+
+    Records still row-locked after the gateway's retries make the task retry (only they are
+    redone: the rest are marked processed); on the last attempt they are recorded as failed.
+    A dead letter's replay carries `force` to pass the processed-version check.
+    """
+    final = self.request.retries >= self.max_retries
+    result = pipeline().process(
+        Batch.from_payload(payload), force=bool(payload.get("force")), final_attempt=final
+    )
     return {
         "requested": result.requested,
         "processed": result.processed,
+        "written": result.written,
+        "unchanged": result.unchanged,
+        "failed": result.failed,
+        "skipped_echo": result.skipped_echo,
         "skipped_loop_guard": result.skipped_loop_guard,
         "skipped_already_processed": result.skipped_already_processed,
     }

@@ -1,0 +1,29 @@
+"""Providers answer fields about a subject. Each says which fields it can give, whether it is
+GDPR-safe, and what it spent. `offline` is always there; `upstream` when configured."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bridge.enrichment.results import ProviderAnswer, Subject
+
+
+class ProviderUnavailable(Exception):
+    """The provider cannot answer now (rate limited, out of credits, down): skip it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Provider(Protocol):
+    name: str
+    gdpr_safe: bool
+
+    def supplies(self, kind: str) -> frozenset[str]:
+        """Fields this provider can answer for a subject of `kind`."""
+        ...
+
+    def lookup(self, subject: Subject, wanted: frozenset[str], budget: int) -> ProviderAnswer:
+        """Answer what it can of `wanted`, spending at most `budget` credits."""
+        ...

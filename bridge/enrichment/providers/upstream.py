@@ -1,0 +1,218 @@
+"""An upstream enrichment API speaking the documented protocol (`/v1/enrich/person`, `phone`,
+`email`, `company`) on its own base URL with its own key.
+
+Spending: every call passes what is left of the record's budget as `max_credits` and the
+`credits_consumed` it answers is counted. `429`: wait `retry_after` when that is short, else
+skip the provider until then; `402`: skip it for a cool-down. Both without failing the record:
+the cascade moves on to the next provider.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+import structlog
+
+from bridge.enrichment.derive import domains
+from bridge.enrichment.providers import ProviderUnavailable
+from bridge.enrichment.results import FieldValue, ProviderAnswer, Subject
+
+log = structlog.get_logger(__name__)
+
+PERSON_FIELDS = frozenset({"email", "email_status", "phone", "title", "linkedin_url"})
+COMPANY_FIELDS = frozenset({
+    "company_name", "company_domain", "company_linkedin_url", "industry", "size_range",
+    "hq_city", "hq_state", "hq_country", "hq_postal_code",
+})  # fmt: skip
+WORDS = {"high": 0.9, "medium": 0.7, "low": 0.4}
+MAX_CREDITS_PER_CALL = 100  # the documented upper bound of `max_credits`
+
+
+def _confidence(raw: Any, default: float) -> float:
+    if isinstance(raw, str):
+        return WORDS.get(raw.lower(), default)
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw <= 1:
+        return float(raw)
+    return default
+
+
+class UpstreamProvider:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        name: str = "upstream",
+        gdpr_safe: bool = False,
+        timeout: float = 10.0,
+        max_retry_wait: float = 5.0,
+        out_of_credits_cooldown: float = 300.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.gdpr_safe = gdpr_safe
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeout = timeout
+        self.max_retry_wait = max_retry_wait
+        self.out_of_credits_cooldown = out_of_credits_cooldown
+        self.session = session or requests.Session()
+        self.session.trust_env = False  # no proxies from the environment for our own upstream
+        self.sleep = sleep
+        self.clock = clock
+        self._paused_until = 0.0
+        self._paused_reason = ""
+        self._lock = threading.Lock()
+
+    def supplies(self, kind: str) -> frozenset[str]:
+        return PERSON_FIELDS | COMPANY_FIELDS if kind == "person" else COMPANY_FIELDS
+
+    # -- the cascade's entry point ------------------------------------------------------------
+    def lookup(self, subject: Subject, wanted: frozenset[str], budget: int) -> ProviderAnswer:
+        self._check_paused()
+        answer = ProviderAnswer()
+        person_wanted = wanted & PERSON_FIELDS if subject.kind == "person" else frozenset()
+        if person_wanted:
+            self._person(subject, person_wanted, budget, answer)
+        if wanted & COMPANY_FIELDS and budget - answer.credits > 0:
+            self._company(subject, budget - answer.credits, answer)
+        return answer
+
+    def _person(
+        self, subject: Subject, wanted: frozenset[str], budget: int, answer: ProviderAnswer
+    ) -> None:
+        get = subject.get
+        domain = get("company_domain") or _domain_of(get("website")) or _domain_of(get("email"))
+        if get("first_name") and get("last_name") and domain:
+            body = {"record_id": subject.record_id, "first_name": get("first_name"),
+                    "last_name": get("last_name"), "company_domain": domain,
+                    "email": get("email"), "linkedin_id": get("linkedin_id")}  # fmt: skip
+            data = self._call("person", body, budget, answer)
+            person = (data or {}).get("person") or {}
+            overall = _confidence(data.get("confidence") if data else None, 0.7)
+            for key in ("email", "phone", "title", "linkedin_url", "email_status"):
+                if person.get(key):
+                    score = _confidence(person.get("email_confidence"), overall) if (
+                        key == "email") else overall  # fmt: skip
+                    answer.values[key] = FieldValue(person[key], self.name, score)
+            return
+        if "phone" in wanted and (get("email") or get("linkedin_id")):
+            body = {"record_id": subject.record_id, "first_name": get("first_name"),
+                    "last_name": get("last_name"), "company": get("company"),
+                    "email": get("email"), "linkedin_id": get("linkedin_id"),
+                    "domain": domain}  # fmt: skip
+            data = self._call("phone", body, None, answer)
+            if data and data.get("phone"):
+                score = _confidence(data.get("confidence"), 0.7)
+                answer.values["phone"] = FieldValue(data["phone"], self.name, score)
+
+    def _company(self, subject: Subject, budget: int, answer: ProviderAnswer) -> None:
+        get = subject.get
+        domain = get("company_domain") or _domain_of(get("website")) or (
+            _domain_of(get("email")) if subject.kind == "person" else None)  # fmt: skip
+        if not (get("company") or domain):
+            return
+        body = {"record_id": subject.record_id, "company_name": get("company"),
+                "domain": domain, "country": get("country")}  # fmt: skip
+        data = self._call("company", body, budget, answer)
+        company = (data or {}).get("company") or {}
+        score = _confidence(data.get("confidence") if data else None, 0.7)
+        hq = company.get("hq") if isinstance(company.get("hq"), dict) else {}
+        pairs = {
+            "company_name": company.get("name"), "company_domain": company.get("domain"),
+            "company_linkedin_url": company.get("linkedin_url"),
+            "industry": company.get("industry"), "size_range": company.get("size_range"),
+            "hq_city": hq.get("city"), "hq_state": hq.get("state"),
+            "hq_country": hq.get("country"), "hq_postal_code": hq.get("postal_code"),
+        }  # fmt: skip
+        for key, value in pairs.items():
+            if value:
+                answer.values[key] = FieldValue(value, self.name, score)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _call(
+        self, endpoint: str, body: dict[str, Any], budget: int | None, answer: ProviderAnswer
+    ) -> dict[str, Any] | None:
+        payload = {k: v for k, v in body.items() if v is not None}
+        if budget is not None:
+            if budget < 1:
+                return None
+            payload["max_credits"] = min(budget, MAX_CREDITS_PER_CALL)
+        url = f"{self.base_url}/v1/enrich/{endpoint}"
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        for _attempt in range(3):
+            self._check_paused()
+            try:
+                response = self.session.post(url, json=payload, headers=headers,
+                                             timeout=self.timeout)  # fmt: skip
+            except requests.RequestException as exc:
+                raise ProviderUnavailable(f"unreachable ({type(exc).__name__})") from None
+            data = _json(response)
+            if response.status_code == 200:
+                spent = data.get("credits_consumed")
+                if isinstance(spent, int) and not isinstance(spent, bool) and spent > 0:
+                    answer.credits += spent
+                return data if data.get("success", True) else None
+            if response.status_code == 429:
+                wait = _retry_after(data, response.headers)
+                if wait <= self.max_retry_wait:
+                    log.info("enrich.upstream_rate_limited", endpoint=endpoint, wait=wait)
+                    self.sleep(wait)
+                    continue
+                self._pause(wait, "rate_limited")
+                raise ProviderUnavailable("rate_limited")
+            if response.status_code == 402:
+                self._pause(self.out_of_credits_cooldown, "out_of_credits")
+                raise ProviderUnavailable("out_of_credits")
+            if response.status_code in (401, 403):
+                self._pause(self.out_of_credits_cooldown, "unauthorized")
+                raise ProviderUnavailable("unauthorized")
+            if response.status_code >= 500:
+                raise ProviderUnavailable(f"upstream_error_{response.status_code}")
+            # 404/422: this input is not answerable there; not the provider's fault.
+            log.info("enrich.upstream_refused", endpoint=endpoint, status=response.status_code)
+            return None
+        raise ProviderUnavailable("rate_limited")
+
+    def _pause(self, seconds: float, reason: str) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, self.clock() + seconds)
+            self._paused_reason = reason
+        log.warning("enrich.upstream_paused", reason=reason, seconds=round(seconds, 1))
+
+    def _check_paused(self) -> None:
+        with self._lock:
+            if self.clock() < self._paused_until:
+                raise ProviderUnavailable(self._paused_reason)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _domain_of(raw: str | None) -> str | None:
+    return domains.registered_domain(raw) if raw else None
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _retry_after(data: Mapping[str, Any], headers: Mapping[str, str]) -> float:
+    for raw in (data.get("retry_after"), headers.get("Retry-After")):
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if value >= 0:
+            return value
+    return 60.0
