@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import redis
 from aiohttp import web
 
-from bridge.matching.ai import AiError, AiMatcher, AiNotConfigured
+from bridge.matching.ai import AiError, AiNotConfigured
+from bridge.matching.factory import build_service, gateway_from_settings
 from bridge.matching.models import CandidateResult, MatchItem, MatchRequest, MatchResponse
 from bridge.matching.rules import default_rules, parse_rules
 from bridge.matching.service import CREDITS_PER_CANDIDATE, IndexUnavailable, MatchService
-from bridge.matching.store import IndexRegistry, IndexStore
 from bridge.web.appkeys import DB, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import charge, refund_charge
@@ -21,7 +21,6 @@ from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 from bridge.web.responses import json_model
 from bridge.web.validation import parse_body
-from config.settings import Settings
 
 MATCHING = web.AppKey("matching", MatchService)
 
@@ -35,43 +34,12 @@ class MatchingEndpoints(EndpointTable):
 routes = MatchingEndpoints(tags=("Match",))
 
 
-def service_from_settings(settings: Settings, client: redis.Redis, db: object) -> MatchService:
-    from bridge.matching import loader
-    from bridge.salesforce.gateway import SalesforceGateway
-    from bridge.tenants.service import tenant_for_org
-
-    store = IndexStore(client)
-    registry = IndexRegistry(store, settings.matching_default_region)
-    gateway: list[SalesforceGateway] = []
-
-    def build(tenant_id: int) -> bool:
-        if settings.sf_auth == "none" or not settings.sf_instance_url:
-            return False
-        if not gateway:
-            gateway.append(SalesforceGateway.from_settings(settings))
-        sf = gateway[0]
-        if sf.org_id is None or tenant_for_org(db, sf.org_id) != tenant_id:  # type: ignore[arg-type]
-            return False
-        loader.rebuild(store, tenant_id, sf)
-        return True
-
-    def ai() -> AiMatcher:
-        return AiMatcher(
-            settings.matching_ai_base_url,
-            settings.matching_ai_api_key.get_secret_value(),
-            settings.matching_ai_model,
-            timeout=settings.matching_ai_timeout_seconds,
-        )
-
-    return MatchService(
-        registry.get, build_index=build, ai=ai, region=settings.matching_default_region
-    )
-
-
 async def _matching(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-    app[MATCHING] = service_from_settings(settings, client, app[DB])
+    app[MATCHING], _store = build_service(
+        settings, client, app[DB], gateway_from_settings(settings)
+    )
     yield
     client.close()
 
