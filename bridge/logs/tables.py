@@ -1,4 +1,4 @@
-"""The route-log table, with the documented fields plus the tenant."""
+"""The route-log table, with the documented fields plus the tenant; and the cleanup markers."""
 
 from __future__ import annotations
 
@@ -29,10 +29,33 @@ class RouteLog(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     diff: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
 
-    # Exports filter by tenant and period first, then optionally action/pool/object.
+    # Exports read one tenant's period in (timestamp, id) order, optionally narrowed by action,
+    # pool or object: every index ends in (timestamp, id) so the keyset page is an index range
+    # scan in export order with no sort (benchmarks/logs_export.py). The first also serves
+    # retention deletes (tenant, timestamp < cutoff).
     __table_args__ = (
         Index(None, "tenant_id", "timestamp", "id"),
-        Index(None, "tenant_id", "action", "timestamp"),
-        Index(None, "tenant_id", "pool", "timestamp"),
+        Index(None, "tenant_id", "action", "timestamp", "id"),
+        Index(None, "tenant_id", "pool", "timestamp", "id"),
+        Index(None, "tenant_id", "object", "timestamp", "id"),
         Index(None, "tenant_id", "object", "object_id"),
     )
+
+
+class RouteLogCleanup(Base):
+    """When a tenant's retention cleanup last ran, in the tenant's local calendar.
+
+    The beat job checks often and cleans each tenant once per local day after the cleanup hour;
+    this row is that "already done today" marker, and the last run's figures for operators.
+    """
+
+    __tablename__ = "route_log_cleanups"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD in the tenant's zone
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime())
+    rows_deleted: Mapped[int] = mapped_column(BigId, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

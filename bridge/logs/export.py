@@ -1,0 +1,128 @@
+"""Reading a tenant's route logs for export: in (timestamp, id) order, in keyset chunks.
+
+An export never holds more than one chunk of rows: `plan` counts what the page will hold (at
+most `limit + 1` index entries, to apply the large-export rate limit and to know whether a next
+page exists), then `chunk` is called repeatedly, each call one short transaction reading the
+next `size` rows after the last one written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, select, tuple_
+
+from bridge.db import Database
+from bridge.logs.cursor import Position, fingerprint
+from bridge.logs.tables import RouteLog
+
+CHUNK_ROWS = 1_000
+
+COLUMNS = (
+    RouteLog.timestamp,
+    RouteLog.object,
+    RouteLog.object_id,
+    RouteLog.action,
+    RouteLog.pool,
+    RouteLog.assigned_to,
+    RouteLog.prev_owner,
+    RouteLog.sequence,
+    RouteLog.reason,
+    RouteLog.request_id,
+    RouteLog.idempotency_key,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    tenant_id: int
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    pool: str | None = None
+    object: str | None = None
+    action: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(
+            self.tenant_id, self.start.isoformat(), self.end.isoformat(),
+            self.pool, self.object, self.action,
+        )  # fmt: skip
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        where = [
+            RouteLog.tenant_id == self.tenant_id,
+            RouteLog.timestamp >= self.start,
+            RouteLog.timestamp < self.end,
+        ]
+        if self.pool is not None:
+            where.append(RouteLog.pool == self.pool)
+        if self.object is not None:
+            where.append(RouteLog.object == self.object)
+        if self.action is not None:
+            where.append(RouteLog.action == self.action)
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    rows: int  # rows this page will hold
+    last: Position | None  # the page's last row when more rows follow it, else None
+
+    @property
+    def has_more(self) -> bool:
+        return self.last is not None
+
+
+def _key() -> Any:
+    return tuple_(RouteLog.timestamp, RouteLog.id)
+
+
+def _after(position: Position | None) -> list[ColumnElement[bool]]:
+    if position is None:
+        return []
+    return [_key() > tuple_(position.timestamp, position.id)]
+
+
+def plan(db: Database, where: ExportFilter, after: Position | None, limit: int) -> ExportPlan:
+    clauses = where.clauses() + _after(after)
+    ordered = (RouteLog.timestamp, RouteLog.id)
+    with db.session() as session:
+        window = select(RouteLog.id).where(*clauses).order_by(*ordered).limit(limit + 1)
+        found = int(session.scalar(select(func.count()).select_from(window.subquery())) or 0)
+        if found <= limit:
+            return ExportPlan(rows=found, last=None)
+        edge = session.execute(
+            select(RouteLog.timestamp, RouteLog.id)
+            .where(*clauses)
+            .order_by(*ordered)
+            .offset(limit - 1)
+            .limit(1)
+        ).one()
+        return ExportPlan(rows=limit, last=Position(edge[0], int(edge[1])))
+
+
+def chunk(
+    db: Database,
+    where: ExportFilter,
+    after: Position | None,
+    until: Position | None,
+    size: int,
+    include_diff: bool,
+) -> list[Row[Any]]:
+    """Up to `size` rows after `after` and not past `until`; the last two columns are
+    (id, diff-or-None)."""
+    clauses = where.clauses() + _after(after)
+    if until is not None:
+        clauses.append(_key() <= tuple_(until.timestamp, until.id))
+    diff = RouteLog.diff if include_diff else None
+    columns = (*COLUMNS, RouteLog.id, *((diff,) if diff is not None else ()))
+    query = select(*columns).where(*clauses).order_by(RouteLog.timestamp, RouteLog.id).limit(size)
+    with db.session() as session:
+        return list(session.execute(query))
+
+
+def position_of(row: Row[Any]) -> Position:
+    return Position(row[0], int(row[len(COLUMNS)]))
