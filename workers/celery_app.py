@@ -19,6 +19,7 @@ from workers.schedule import beat_schedule
 TASK_MODULES = [
     "workers.tasks.diagnostics",
     "workers.tasks.housekeeping",
+    "workers.tasks.matching",
     "workers.tasks.triggers",
 ]
 

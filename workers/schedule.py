@@ -23,6 +23,17 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": float(settings.poll_interval_seconds),
             "options": {"expires": max(1.0, settings.poll_interval_seconds - 5.0)},
         },
+        # The match index: changes every poll interval, a full rebuild every few hours.
+        "refresh-match-index": {
+            "task": "matching.refresh_index",
+            "schedule": float(settings.poll_interval_seconds),
+            "options": {"expires": max(1.0, settings.poll_interval_seconds - 5.0)},
+        },
+        "rebuild-match-index": {
+            "task": "matching.rebuild_index",
+            "schedule": settings.matching_index_rebuild_hours * 3600.0,
+            "options": {"expires": max(60.0, settings.matching_index_rebuild_hours * 3600 - 60)},
+        },
         "report-backlog": {
             "task": "housekeeping.report_backlog",
             "schedule": BACKLOG_REPORT_SECONDS,
