@@ -4,6 +4,7 @@ from bridge.credits import tables as credits_tables
 from bridge.db.base import Base
 from bridge.deadletters import tables as deadletters_tables
 from bridge.logs import tables as logs_tables
+from bridge.routing import tables as routing_tables
 from bridge.tenants import tables as tenants_tables
 from bridge.triggers import tables as triggers_tables
 
@@ -14,6 +15,7 @@ __all__ = [
     "deadletters_tables",
     "logs_tables",
     "metadata",
+    "routing_tables",
     "tenants_tables",
     "triggers_tables",
 ]

@@ -1,0 +1,1 @@
+"""Round-robin routing: pools, the atomic weighted pick, availability and rebuild."""

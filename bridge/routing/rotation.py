@@ -1,0 +1,298 @@
+"""The pick: smooth weighted round robin (nginx's algorithm) as one Redis Lua script.
+
+Everything that must not race happens inside the script: the replay of an earlier assignment
+of the same record (or Idempotency-Key), the cap checks, the weighted choice, the sequence
+number and the cap counters. Two requests can therefore never take the same slot.
+
+Per pick, every available member's current weight grows by its weight; the largest wins (ties
+to the earlier member) and gives back the sum of the available weights. Weights 5/1/1 give
+`a a b a c a a`; no member drifts more than one pick from its share. A member who is away
+keeps their current weight frozen, so a returning rep resumes where they were (no flood of
+catch-up assignments).
+
+Redis keys (one hash tag per pool, so a cluster keeps a pool's keys on one node):
+  bridge:routing:{T:POOL}:state            hash: init, seq, cw:<user> (current weights)
+  bridge:routing:{T:POOL}:rec:<record id>  "user|seq|timestamp|pool_size" of its assignment
+  bridge:routing:{T:POOL}:key:<hash>       the same, per Idempotency-Key
+  bridge:routing:{T:POOL}:cap:<user|*>:<h|d|m>:<local period>  assignments in the period
+  bridge:routing:{T:POOL}:rebuild          lock while the state is rebuilt from route logs
+A missing `init` field means the state was lost (or never existed): the script answers
+`rebuild` and the caller restores it from the route logs before picking (see `rebuild.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from bridge.routing.availability import Period
+
+PREFIX = "bridge:routing:"
+POOL_CAPS = "*"  # the member slot of the pool-wide cap counters
+
+PICK_LUA = """
+local state = KEYS[1]
+if redis.call('HEXISTS', state, 'init') == 0 then return {'rebuild'} end
+local memo_ttl = ARGV[2]
+local with_key = ARGV[3] == '1'
+if ARGV[4] == '0' then
+  if with_key then
+    local hit = redis.call('GET', KEYS[3])
+    if hit then return {'cached', hit} end
+  end
+  local hit = redis.call('GET', KEYS[2])
+  if hit then
+    if with_key then redis.call('SET', KEYS[3], hit, 'EX', memo_ttl) end
+    return {'cached', hit}
+  end
+end
+for p = 1, 3 do
+  local cap = tonumber(ARGV[6 + p])
+  if cap > 0 and tonumber(redis.call('GET', KEYS[3 + p]) or '0') >= cap then
+    return {'none', 'pool_capped', '0'}
+  end
+end
+local n = tonumber(ARGV[13])
+local fields = {}
+for i = 1, n do fields[i] = 'cw:' .. ARGV[13 + (i - 1) * 9 + 1] end
+if n == 0 then return {'none', 'empty', '0'} end
+local cws = redis.call('HMGET', state, unpack(fields))
+if ARGV[5] == '1' then
+  for i = 1, n do cws[i] = 0 end
+end
+local cand = {}
+local capped = 0
+for i = 1, n do
+  local base = 13 + (i - 1) * 9
+  if ARGV[base + 3] == '1' then
+    local ok = true
+    for p = 1, 3 do
+      local cap = tonumber(ARGV[base + 3 + p])
+      if cap > 0 and tonumber(redis.call('GET', KEYS[6 + (i - 1) * 3 + p]) or '0') >= cap then
+        ok = false
+      end
+    end
+    if ok then cand[#cand + 1] = i else capped = capped + 1 end
+  end
+end
+if #cand == 0 then return {'none', 'nobody', tostring(capped)} end
+local winner
+local top = ARGV[6]
+if top ~= '' then
+  for _, i in ipairs(cand) do
+    if ARGV[13 + (i - 1) * 9 + 1] == top then winner = i end
+  end
+  if not winner then return {'none', 'top_unavailable', tostring(capped)} end
+else
+  local total = 0
+  local best_cw
+  for _, i in ipairs(cand) do
+    local w = tonumber(ARGV[13 + (i - 1) * 9 + 2])
+    local cw = tonumber(cws[i] or 0) + w
+    cws[i] = cw
+    total = total + w
+    if winner == nil or cw > best_cw then winner = i; best_cw = cw end
+  end
+  cws[winner] = cws[winner] - total
+end
+if ARGV[5] == '1' or top == '' then
+  local args = {}
+  for i = 1, n do
+    args[#args + 1] = fields[i]
+    args[#args + 1] = tostring(tonumber(cws[i] or 0))
+  end
+  redis.call('HSET', state, unpack(args))
+end
+local seq = redis.call('HINCRBY', state, 'seq', 1)
+local wbase = 13 + (winner - 1) * 9
+for p = 1, 3 do
+  redis.call('INCR', KEYS[3 + p])
+  redis.call('EXPIRE', KEYS[3 + p], ARGV[9 + p])
+  local key = KEYS[6 + (winner - 1) * 3 + p]
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[wbase + 6 + p])
+end
+local value = ARGV[13 + (winner - 1) * 9 + 1] .. '|' .. seq .. '|' .. ARGV[1] .. '|' .. #cand
+redis.call('SET', KEYS[2], value, 'EX', memo_ttl)
+if with_key then redis.call('SET', KEYS[3], value, 'EX', memo_ttl) end
+local out = {'ok', value}
+for i = 1, n do
+  out[#out + 1] = ARGV[13 + (i - 1) * 9 + 1]
+  out[#out + 1] = tostring(tonumber(cws[i] or 0))
+end
+return out
+"""
+
+
+def pool_tag(tenant_id: int, pool: str) -> str:
+    return f"{PREFIX}{{{tenant_id}:{pool}}}"
+
+
+def state_key(tenant_id: int, pool: str) -> str:
+    return f"{pool_tag(tenant_id, pool)}:state"
+
+
+def record_key(tenant_id: int, pool: str, record_id: str) -> str:
+    return f"{pool_tag(tenant_id, pool)}:rec:{record_id}"
+
+
+def key_memo_key(tenant_id: int, pool: str, idempotency_key: str) -> str:
+    # Hashed: keys are client-chosen strings of up to 255 characters.
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"{pool_tag(tenant_id, pool)}:key:{digest}"
+
+
+def cap_key(tenant_id: int, pool: str, user: str, period: Period) -> str:
+    return f"{pool_tag(tenant_id, pool)}:cap:{user}:{period.suffix}"
+
+
+def rebuild_lock_key(tenant_id: int, pool: str) -> str:
+    return f"{pool_tag(tenant_id, pool)}:rebuild"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A pool member as one pick sees them."""
+
+    user_id: str
+    weight: int
+    available: bool
+    caps: tuple[int | None, int | None, int | None]
+    periods: tuple[Period, Period, Period]
+
+
+@dataclass(frozen=True)
+class PickArgs:
+    tenant_id: int
+    pool: str
+    record_id: str
+    now: datetime
+    candidates: Sequence[Candidate]
+    pool_caps: tuple[int | None, int | None, int | None]
+    pool_periods: tuple[Period, Period, Period]
+    memo_ttl: int
+    idempotency_key: str | None = None
+    replace: bool = False  # ignore (and overwrite) an earlier assignment of this record
+    reset_counters: bool = False
+    top_user: str | None = None
+
+
+@dataclass(frozen=True)
+class Memo:
+    assigned_to: str
+    sequence: int
+    timestamp: datetime
+    pool_size: int
+
+    def encode(self) -> str:
+        return f"{self.assigned_to}|{self.sequence}|{self.timestamp.isoformat()}|{self.pool_size}"
+
+    @classmethod
+    def decode(cls, value: str | bytes) -> Memo:
+        text = value.decode() if isinstance(value, bytes) else value
+        user, seq, stamp, size = text.split("|")
+        return cls(user, int(seq), datetime.fromisoformat(stamp), int(size))
+
+
+@dataclass(frozen=True)
+class PickResult:
+    """`status`: ok (a new pick), cached (an earlier one), none (nobody), rebuild (state lost)."""
+
+    status: str
+    memo: Memo | None = None
+    reason: str | None = None  # for none: empty, nobody, pool_capped, top_unavailable
+    capped: int = 0
+    weights: dict[str, int] = field(default_factory=dict)  # current weights after the pick
+
+
+def _cap(value: int | None) -> str:
+    return str(value or 0)
+
+
+def script_call(args: PickArgs) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of one pick (see PICK_LUA for the layout)."""
+    t, p = args.tenant_id, args.pool
+    keys = [
+        state_key(t, p),
+        record_key(t, p, args.record_id),
+        key_memo_key(t, p, args.idempotency_key or ""),
+        *(cap_key(t, p, POOL_CAPS, period) for period in args.pool_periods),
+    ]
+    argv = [
+        args.now.isoformat(),
+        str(args.memo_ttl),
+        "1" if args.idempotency_key else "0",
+        "1" if args.replace else "0",
+        "1" if args.reset_counters else "0",
+        args.top_user or "",
+        *(_cap(c) for c in args.pool_caps),
+        *(str(period.ttl) for period in args.pool_periods),
+        str(len(args.candidates)),
+    ]
+    for c in args.candidates:
+        keys.extend(cap_key(t, p, c.user_id, period) for period in c.periods)
+        argv.extend(
+            (
+                c.user_id,
+                str(c.weight),
+                "1" if c.available else "0",
+                *(_cap(cap) for cap in c.caps),
+                *(str(period.ttl) for period in c.periods),
+            )
+        )
+    return keys, argv
+
+
+def parse(raw: Sequence[Any]) -> PickResult:
+    items = [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
+    status = items[0]
+    if status == "rebuild":
+        return PickResult("rebuild")
+    if status == "none":
+        return PickResult("none", reason=items[1], capped=int(items[2]))
+    memo = Memo.decode(items[1])
+    weights = {items[i]: int(float(items[i + 1])) for i in range(2, len(items), 2)}
+    return PickResult(status, memo=memo, weights=weights)
+
+
+class Rotation:
+    """Runs the pick script; `pick_many` sends a batch in one round trip (the pipeline step)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.script = client.register_script(PICK_LUA)
+
+    def pick(self, args: PickArgs) -> PickResult:
+        keys, argv = script_call(args)
+        return parse(self.script(keys=keys, args=argv))
+
+    def pick_many(self, batch: Sequence[PickArgs]) -> list[PickResult]:
+        if not batch:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for args in batch:
+            keys, argv = script_call(args)
+            self.script(keys=keys, args=argv, client=pipe)
+        return [parse(raw) for raw in pipe.execute()]
+
+    def initialized(self, tenant_id: int, pool: str) -> bool:
+        return bool(self.client.hexists(state_key(tenant_id, pool), "init"))
+
+    def sequence(self, tenant_id: int, pool: str) -> int | None:
+        value = self.client.hget(state_key(tenant_id, pool), "seq")
+        return int(value) if value is not None else None
+
+    def weights(self, tenant_id: int, pool: str) -> dict[str, int]:
+        raw = self.client.hgetall(state_key(tenant_id, pool))
+        return {
+            k.decode()[3:]: int(float(v)) for k, v in raw.items() if k.decode().startswith("cw:")
+        }
+
+    def forget(self, tenant_id: int, pool: str) -> None:
+        """Drop a deleted pool's rotation (a pool re-created later rebuilds from its logs)."""
+        self.client.delete(state_key(tenant_id, pool))

@@ -1,0 +1,513 @@
+"""Round-robin assignment: one service behind POST /v1/routing/assign, the pipeline's `assign`
+step and lead conversion's `set_owner_round_robin_pool`.
+
+    pick()           the atomic Redis pick only (conversion passes the owner to convertLead,
+                     then calls record() inside its own transaction)
+    assign()         one record: read its owner, pick, write OwnerId, route log
+    assign_records() many records (the pipeline): picks in one Redis round trip, OwnerId
+                     written through sObject Collections (200 per call), route logs in one
+                     transaction; records nobody can take get a `skip` route log
+
+Salesforce refusing an owner as inactive (INACTIVE_OWNER_OR_USER) drops that user from the
+active-users cache and re-picks the record without them (its earlier pick is replaced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import redis
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.db import Database, utcnow
+from bridge.logs.service import record_action
+from bridge.logs.tables import RouteLog
+from bridge.routing.availability import CAPPED, ActiveUsers, periods, unavailable_reason
+from bridge.routing.errors import (
+    NoMemberAvailable,
+    NotAMember,
+    OwnerNotWritten,
+    RecordNotFound,
+    SalesforceUnavailable,
+)
+from bridge.routing.pools import Pool, PoolCache
+from bridge.routing.rebuild import ensure_state, rotation_snapshot
+from bridge.routing.rotation import Candidate, PickArgs, PickResult, Rotation
+from bridge.salesforce.collections import RecordResult
+from bridge.salesforce.errors import SalesforceError
+from bridge.salesforce.gateway import SalesforceGateway
+
+log = structlog.get_logger(__name__)
+
+INACTIVE_OWNER = "INACTIVE_OWNER_OR_USER"
+MAX_REFUSALS = 3  # re-picks after Salesforce refused an inactive owner
+
+
+@dataclass(frozen=True)
+class Reset:
+    """`reset_rules`: a reason, and optionally the member who takes this record."""
+
+    reason: str
+    place_user_at_top: str | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    pool: str
+    record_id: str
+    assigned_to: str
+    sequence: int
+    timestamp: datetime
+    pool_size: int
+    cached: bool
+    weights: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    pool: str
+    sobject: str
+    record_id: str
+    assigned_to: str
+    sequence: int
+    timestamp: datetime
+    pool_size: int
+    cached: bool
+    prev_owner: str | None = None
+
+
+@dataclass
+class BatchAssignments:
+    """What `assign_records` did with each record id."""
+
+    assigned: list[Assignment] = field(default_factory=list)
+    cached: list[Assignment] = field(default_factory=list)
+    unassigned: dict[str, str] = field(default_factory=dict)  # id -> reason
+    failed: dict[str, str] = field(default_factory=dict)  # id -> Salesforce error
+
+
+def _reason(reset: Reset | None, default: str | None = None) -> str | None:
+    if reset is None:
+        return default
+    if reset.place_user_at_top:
+        return f"reset: {reset.reason} (placed {reset.place_user_at_top} at top)"
+    return f"reset: {reset.reason} (rotation counters reset)"
+
+
+def _codes(result: RecordResult) -> list[str]:
+    return [e.status_code for e in result.errors]
+
+
+class RoutingService:
+    def __init__(
+        self,
+        db: Database,
+        client: redis.Redis,
+        *,
+        pools: PoolCache,
+        gateway: SalesforceGateway | Callable[[], SalesforceGateway] | None = None,
+        active_users: ActiveUsers | None = None,
+        memo_ttl: int = 30 * 86400,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.rotation = Rotation(client)
+        self.redis = client
+        self.pools = pools
+        # A callable opens the gateway on first use (the web app starts without Salesforce).
+        self._gateway = gateway
+        if active_users is None and gateway is not None:
+            active_users = ActiveUsers(lambda: [u["Id"] for u in self._sf().active_users(("Id",))])
+        self.active_users = active_users
+        self.memo_ttl = memo_ttl
+        self.clock = clock
+
+    # -- the pick ---------------------------------------------------------------------------
+    def _args(
+        self,
+        pool: Pool,
+        record_id: str,
+        now: datetime,
+        *,
+        exclude_inactive: bool,
+        reset: Reset | None,
+        idempotency_key: str | None,
+        replace: bool,
+        refused: Collection[str],
+    ) -> tuple[PickArgs, dict[str, int]]:
+        top = reset.place_user_at_top if reset else None
+        if top is not None and pool.member(top) is None:
+            raise NotAMember(pool.name, top)
+        active = None
+        if exclude_inactive and self.active_users is not None and not pool.paused:
+            active = self.active_users.ids()
+        skipped: dict[str, int] = {}
+        candidates = []
+        for member in pool.members:
+            why = "paused" if pool.paused else None
+            if why is None and member.user_id in refused:
+                why = "inactive"
+            why = why or unavailable_reason(member, now, active)
+            if why and why != "paused":
+                skipped[why] = skipped.get(why, 0) + 1
+            candidates.append(
+                Candidate(
+                    member.user_id,
+                    member.weight,
+                    why is None,
+                    member.caps,
+                    periods(now.astimezone(member.zone)),
+                )
+            )
+        args = PickArgs(
+            tenant_id=pool.tenant_id,
+            pool=pool.name,
+            record_id=record_id,
+            now=now,
+            candidates=candidates,
+            pool_caps=pool.caps,
+            pool_periods=periods(now.astimezone(pool.zone)),
+            memo_ttl=self.memo_ttl,
+            idempotency_key=idempotency_key,
+            replace=replace,
+            reset_counters=reset is not None and top is None,
+            top_user=top,
+        )
+        return args, skipped
+
+    def _result(self, pool: Pool, result: PickResult, skipped: dict[str, int]) -> Pick:
+        if result.status == "none" or result.memo is None:
+            if result.capped:
+                skipped = {**skipped, CAPPED: result.capped}
+            reason = "paused" if pool.paused and result.reason != "empty" else result.reason
+            raise NoMemberAvailable(pool.name, reason or "nobody", skipped)
+        memo = result.memo
+        return Pick(
+            pool.name, "", memo.assigned_to, memo.sequence, memo.timestamp, memo.pool_size,
+            cached=result.status == "cached", weights=result.weights,
+        )  # fmt: skip
+
+    def _run(self, pool: Pool, batch: Sequence[PickArgs]) -> list[PickResult]:
+        results = self.rotation.pick_many(batch)
+        if any(r.status == "rebuild" for r in results):
+            ensure_state(self.db, self.redis, pool, self.clock(), self.memo_ttl)
+            again = [i for i, r in enumerate(results) if r.status == "rebuild"]
+            retried = self.rotation.pick_many([batch[i] for i in again])
+            for i, result in zip(again, retried, strict=True):
+                if result.status == "rebuild":
+                    raise RuntimeError(f"pool {pool.name!r}: rotation state vanished again")
+                results[i] = result
+        return results
+
+    def pick(
+        self,
+        tenant_id: int,
+        pool: str,
+        record_id: str,
+        *,
+        exclude_inactive: bool = True,
+        reset: Reset | None = None,
+        idempotency_key: str | None = None,
+        replace: bool = False,
+        refused: Collection[str] = (),
+    ) -> Pick:
+        """The next member for `record_id`, or its earlier assignment (`cached`).
+
+        Raises PoolNotFound, NotAMember, NoMemberAvailable. Writes nothing outside Redis.
+        """
+        found = self.pools.require(tenant_id, pool)
+        args, skipped = self._args(
+            found, record_id, self.clock(), exclude_inactive=exclude_inactive, reset=reset,
+            idempotency_key=idempotency_key, replace=replace, refused=refused,
+        )  # fmt: skip
+        picked = self._result(found, self._run(found, [args])[0], skipped)
+        return _with_record(picked, record_id)
+
+    def pick_many(
+        self,
+        tenant_id: int,
+        pool: str,
+        record_ids: Sequence[str],
+        *,
+        exclude_inactive: bool = True,
+        replace: bool = False,
+        refused: Collection[str] = (),
+    ) -> list[Pick | NoMemberAvailable]:
+        """Picks for many records in one Redis round trip, in order."""
+        found = self.pools.require(tenant_id, pool)
+        now = self.clock()
+        options: dict[str, Any] = {
+            "exclude_inactive": exclude_inactive,
+            "reset": None,
+            "idempotency_key": None,
+            "replace": replace,
+            "refused": refused,
+        }
+        prepared = [self._args(found, rid, now, **options) for rid in record_ids]
+        results = self._run(found, [args for args, _ in prepared])
+        out: list[Pick | NoMemberAvailable] = []
+        for rid, (_, skipped), result in zip(record_ids, prepared, results, strict=True):
+            try:
+                out.append(_with_record(self._result(found, result, skipped), rid))
+            except NoMemberAvailable as exc:
+                out.append(exc)
+        return out
+
+    def refused_owner(self, user_id: str) -> None:
+        """Salesforce refused `user_id` as an inactive owner: stop picking them."""
+        log.info("routing.owner_refused", user_id=user_id)
+        if self.active_users is not None:
+            self.active_users.refused(user_id)
+
+    # -- route logs -------------------------------------------------------------------------
+    def record(
+        self,
+        session: Session,
+        tenant_id: int,
+        sobject: str,
+        pick: Pick,
+        *,
+        prev_owner: str | None,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+        action: str = "assign",
+    ) -> None:
+        """The route log of one pick, in the caller's transaction (also used by conversion)."""
+        weights = pick.weights or self.rotation.weights(tenant_id, pick.pool)
+        record_action(
+            session,
+            tenant_id=tenant_id,
+            object=sobject,
+            object_id=pick.record_id,
+            action=action,
+            pool=pick.pool,
+            assigned_to=pick.assigned_to,
+            prev_owner=prev_owner,
+            sequence=pick.sequence,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+            timestamp=pick.timestamp,
+            diff={
+                "OwnerId": {"old": prev_owner, "new": pick.assigned_to},
+                "rotation": rotation_snapshot(weights, pick.pool_size),
+            },
+        )
+
+    def logged(self, tenant_id: int, sobject: str, pool: str, picks: Iterable[Pick]) -> set[str]:
+        """Record ids whose pick already has its assign route log (the work was completed)."""
+        wanted = {p.record_id: p.sequence for p in picks}
+        if not wanted:
+            return set()
+        with self.db.session() as session:
+            rows = session.execute(
+                select(RouteLog.object_id, RouteLog.sequence).where(
+                    RouteLog.tenant_id == tenant_id,
+                    RouteLog.object == sobject,
+                    RouteLog.object_id.in_(list(wanted)),
+                    RouteLog.pool == pool,
+                    RouteLog.action == "assign",
+                )
+            ).all()
+        return {rid for rid, seq in rows if wanted.get(rid) == seq}
+
+    # -- one record (the HTTP endpoint) -------------------------------------------------------
+    def _sf(self) -> SalesforceGateway:
+        if self._gateway is None:
+            raise SalesforceUnavailable("routing needs a Salesforce gateway to write owners")
+        if not isinstance(self._gateway, SalesforceGateway):
+            try:
+                self._gateway = self._gateway()
+            except ValueError as exc:  # settings name no usable org
+                raise SalesforceUnavailable(str(exc)) from None
+        return self._gateway
+
+    def current_owner(self, sobject: str, record_id: str) -> str | None:
+        rows = self._sf().fetch(sobject, [record_id], ["Id", "OwnerId"])
+        if not rows:
+            raise RecordNotFound(sobject, record_id)
+        return rows[0].get("OwnerId")
+
+    def assign(
+        self,
+        tenant_id: int,
+        sobject: str,
+        record_id: str,
+        pool: str,
+        *,
+        exclude_inactive: bool = True,
+        reset: Reset | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Assignment:
+        """Assign one record: its earlier assignment if it has one, else the next member."""
+        prev = self.current_owner(sobject, record_id)
+        refused: set[str] = set()
+        for _ in range(MAX_REFUSALS + 1):
+            pick = self.pick(
+                tenant_id, pool, record_id, exclude_inactive=exclude_inactive, reset=reset,
+                idempotency_key=idempotency_key, replace=bool(refused), refused=refused,
+            )  # fmt: skip
+            done = Assignment(
+                pool, sobject, record_id, pick.assigned_to, pick.sequence, pick.timestamp,
+                pick.pool_size, pick.cached, prev,
+            )  # fmt: skip
+            if pick.cached and self.logged(tenant_id, sobject, pool, [pick]):
+                return done  # completed before: nothing to redo
+            if prev != pick.assigned_to:
+                change = {"Id": record_id, "OwnerId": pick.assigned_to}
+                result = self._sf().update(sobject, [change])[0]
+                if not result.success:
+                    if INACTIVE_OWNER in _codes(result):
+                        self.refused_owner(pick.assigned_to)
+                        refused.add(pick.assigned_to)
+                        self._log_refusal(tenant_id, sobject, pick, prev, request_id)
+                        continue
+                    message = "; ".join(e.message for e in result.errors) or "update failed"
+                    raise OwnerNotWritten(record_id, _codes(result), message)
+            with self.db.session() as session:
+                self.record(
+                    session, tenant_id, sobject, pick, prev_owner=prev,
+                    reason=_reason(reset, "round_robin"), idempotency_key=idempotency_key,
+                    request_id=request_id,
+                )  # fmt: skip
+            return done
+        raise NoMemberAvailable(pool, "nobody", {"inactive": len(refused)})
+
+    def _log_refusal(
+        self, tenant_id: int, sobject: str, pick: Pick, prev: str | None, request_id: str | None
+    ) -> None:
+        with self.db.session() as session:
+            self.record(
+                session, tenant_id, sobject, pick, prev_owner=prev, action="skip",
+                reason=f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to}; re-picked",
+                request_id=request_id,
+            )  # fmt: skip
+
+    # -- many records (the pipeline) ----------------------------------------------------------
+    def assign_records(
+        self,
+        tenant_id: int,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        pool: str,
+        *,
+        exclude_inactive: bool = True,
+        request_ids: Mapping[str, str] | None = None,
+    ) -> BatchAssignments:
+        """Assign fetched records (`Id`, `OwnerId`): one pick round trip, one update per 200."""
+        outcome = BatchAssignments()
+        request_ids = request_ids or {}
+        prev = {r["Id"]: r.get("OwnerId") for r in records}
+        pending = list(prev)
+        refused: set[str] = set()
+        logs: list[tuple[Pick, str, str | None]] = []  # pick, action, reason
+        for round_no in range(MAX_REFUSALS + 1):
+            picks = self.pick_many(
+                tenant_id, pool, pending, exclude_inactive=exclude_inactive,
+                replace=round_no > 0, refused=refused,
+            )  # fmt: skip
+            ready = [p for p in picks if isinstance(p, Pick)]
+            done = self.logged(tenant_id, sobject, pool, [p for p in ready if p.cached])
+            writes: list[Pick] = []
+            for rid, pick in zip(pending, picks, strict=True):
+                if isinstance(pick, NoMemberAvailable):
+                    outcome.unassigned[rid] = pick.reason
+                    reason = f"no member available: {pick.reason} {pick.skipped}"
+                    logs.append((Pick(pool, rid, "", 0, self.clock(), 0, False), "skip", reason))
+                elif pick.record_id in done:
+                    outcome.cached.append(self._assignment(sobject, pick, prev[rid]))
+                elif prev[rid] == pick.assigned_to:
+                    logs.append((pick, "assign", "round_robin"))
+                else:
+                    writes.append(pick)
+            pending = []
+            try:
+                results = self._write_owners(sobject, writes)
+            except SalesforceError as exc:
+                # Stopped part-way (budget, limit, retries used up): log what did happen.
+                self._settle(writes[: len(exc.completed)], exc.completed, logs, outcome, refused)
+                self._write_logs(tenant_id, sobject, logs, outcome, prev, request_ids)
+                raise
+            pending = self._settle(writes, results, logs, outcome, refused)
+            if not pending:
+                break
+        for rid in pending:
+            outcome.unassigned[rid] = "nobody"
+        self._write_logs(tenant_id, sobject, logs, outcome, prev, request_ids)
+        return outcome
+
+    def _write_owners(self, sobject: str, writes: list[Pick]) -> list[RecordResult]:
+        if not writes:
+            return []
+        body = [{"Id": p.record_id, "OwnerId": p.assigned_to} for p in writes]
+        return self._sf().update(sobject, body)  # sObject Collections: one call per 200
+
+    def _settle(
+        self,
+        writes: Sequence[Pick],
+        results: Sequence[RecordResult],
+        logs: list[tuple[Pick, str, str | None]],
+        outcome: BatchAssignments,
+        refused: set[str],
+    ) -> list[str]:
+        """Route-log outcomes of owner writes; returns the record ids to pick again."""
+        again = []
+        for pick, result in zip(writes, results, strict=True):
+            if result.success:
+                logs.append((pick, "assign", "round_robin"))
+            elif INACTIVE_OWNER in _codes(result):
+                self.refused_owner(pick.assigned_to)
+                refused.add(pick.assigned_to)
+                reason = f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to}; re-picked"
+                logs.append((pick, "skip", reason))
+                again.append(pick.record_id)
+            else:
+                outcome.failed[pick.record_id] = ",".join(_codes(result))
+                logs.append((pick, "error", "; ".join(e.message for e in result.errors)))
+        return again
+
+    def _write_logs(
+        self,
+        tenant_id: int,
+        sobject: str,
+        logs: list[tuple[Pick, str, str | None]],
+        outcome: BatchAssignments,
+        prev: Mapping[str, str | None],
+        request_ids: Mapping[str, str],
+    ) -> None:
+        if not logs:
+            return
+        with self.db.session() as session:
+            for pick, action, reason in logs:
+                request_id = request_ids.get(pick.record_id)
+                if action == "skip" and not pick.assigned_to:
+                    record_action(
+                        session, tenant_id=tenant_id, object=sobject, object_id=pick.record_id,
+                        action="skip", pool=pick.pool, prev_owner=prev[pick.record_id],
+                        reason=reason, request_id=request_id,
+                    )  # fmt: skip
+                    continue
+                self.record(
+                    session, tenant_id, sobject, pick, prev_owner=prev[pick.record_id],
+                    reason=reason, request_id=request_id, action=action,
+                )  # fmt: skip
+                if action == "assign":
+                    outcome.assigned.append(self._assignment(sobject, pick, prev[pick.record_id]))
+
+    @staticmethod
+    def _assignment(sobject: str, pick: Pick, prev: str | None) -> Assignment:
+        return Assignment(
+            pick.pool, sobject, pick.record_id, pick.assigned_to, pick.sequence, pick.timestamp,
+            pick.pool_size, pick.cached, prev,
+        )  # fmt: skip
+
+
+def _with_record(pick: Pick, record_id: str) -> Pick:
+    return replace(pick, record_id=record_id)
