@@ -26,10 +26,16 @@ _SECRET_KEY = re.compile(
     r"private[_-]?key|cookie|credential)"
 )
 # Keys whose values are personal data (redacted unless log_personal_data is on).
-_PERSONAL_KEY = re.compile(r"(^|_)(email|phone|mobile|mobilephone|name|first_?name|last_?name)$")
+# Person fields only: `name` alone or `task_name` are not personal data.
+_PERSONAL_KEY = re.compile(
+    r"^(email|phone|mobile_?phone|mobile|first_?name|last_?name|full_?name|"
+    r"person_?name|contact_?name)$|(^|_)(email|phone)$"
+)
 # Personal data and bearer tokens inside free text.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Phone-like runs of digits; dotted quads (IP addresses) are left alone.
 _PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{7,}\d(?![\w.])")
+_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_TOKEN = re.compile(r"\b(whsec_|brk_)[A-Za-z0-9_+/=-]+")
 
@@ -62,8 +68,12 @@ class Redactor:
         text = _SECRET_TOKEN.sub(REDACTED, text)
         if not self.allow_personal_data:
             text = _EMAIL.sub(REDACTED, text)
-            text = _PHONE.sub(REDACTED, text)
+            text = _PHONE.sub(_redact_phone, text)
         return text
+
+
+def _redact_phone(match: re.Match[str]) -> str:
+    return match.group(0) if _IPV4.fullmatch(match.group(0)) else REDACTED
 
 
 def new_request_id() -> str:
