@@ -18,6 +18,7 @@ import psutil
 import pytest
 import redis
 import requests
+from simple_salesforce import format_soql
 
 from bridge.credits import service as credits
 from bridge.db import Database
@@ -151,11 +152,10 @@ async def _burst(stack: Stack, ids: list[str], org_id: str, replays: int) -> lis
             "webhook-id": f"burst_{n}", "webhook-timestamp": str(now),
             "webhook-signature": sign(body, stack.secret, f"burst_{n}", now),
         }  # fmt: skip
-        async with sem:
-            async with session.post(
-                f"{stack.web_url}/v1/triggers/salesforce", data=body, headers=headers
-            ) as resp:
-                statuses.append(resp.status)
+        async with sem, session.post(
+            f"{stack.web_url}/v1/triggers/salesforce", data=body, headers=headers
+        ) as resp:
+            statuses.append(resp.status)
 
     jobs = [(n, i) for n, i in enumerate(ids)] + [(n, ids[n]) for n in range(replays)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
@@ -193,5 +193,6 @@ def test_burst_of_10000_callouts_survives_a_killed_worker(
 
 
 def _username(sbx: Any, user_id: str) -> str:
-    rows = sbx.salesforce().query(f"SELECT Username FROM User WHERE Id = '{user_id}'")["records"]
+    soql = format_soql("SELECT Username FROM User WHERE Id = {}", user_id)
+    rows = sbx.salesforce().query(soql)["records"]
     return str(rows[0]["Username"])
