@@ -32,7 +32,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yam
 STEP_BUILDERS: dict[str, str | Callable[..., Any]] = {
     "enrich": "bridge.enrichment.step:build_step",
     "match": "bridge.matching.step:build_step",
-    "assign": "bridge.routing.step:build_step",
+    "assign": "bridge.pipeline_config:build_assign_step",
     "convert": "bridge.conversion.step:build_step",
 }
 
@@ -237,6 +237,23 @@ def resolve_builder(name: str) -> StepBuilder | None:
     return builder  # type: ignore[no-any-return]
 
 
+def build_assign_step(options: Mapping[str, Any], deps: Any) -> Any:
+    """Routing's step (bridge.routing.step.AssignStep): pool from `options.pool`, else from
+    BRIDGE_ROUTING_PIPELINE_POOLS; None (skipped) when the object has no pool."""
+    from bridge.routing.step import AssignStep, routing_service
+
+    sobject = str(options["object"])
+    pool = options.get("pool") or dict(deps.settings.routing_pipeline_pools).get(sobject)
+    if not pool:
+        return None
+    service = deps.shared.get("routing")
+    if service is None:
+        service = routing_service(deps.db, deps.redis, deps.gateway, deps.settings)
+        deps.shared["routing"] = service
+    owner = deps.gateway.integration_user_id
+    return AssignStep(service, {sobject: str(pool)}, route_owned_by={owner} if owner else None)
+
+
 @dataclass
 class StepDeps:
     """What a step builder may use: settings, the gateway, Redis, SQL, the whole config, and
@@ -273,6 +290,9 @@ def build_steps(config: PipelineConfig, deps: Any) -> dict[str, list[BuiltStep]]
                 )
             options = {**step_config.options, "object": sobject}
             step = builder(options, deps)
+            if step is None:  # installed but not configured for this object
+                log.warning("pipeline.step_not_configured", object=sobject, step=step_config.name)
+                continue
             built.setdefault(sobject, []).append(BuiltStep(step_config, step))
     return built
 
