@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.credits.api import routes as credits_routes
+from bridge.enrichment.api import routes as enrichment_routes
 from bridge.logs.api import setup as setup_logs
 from bridge.matching.api import routes as matching_routes
 from bridge.routing.api import setup as setup_routing
@@ -46,6 +47,7 @@ def setup_routes(app: web.Application) -> None:
         ),
     )
     credits_routes.install(app)
+    enrichment_routes.install(app)
     triggers_routes.install(app)
     setup_routing(app)
     matching_routes.install(app)
