@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     field_validator,
     model_validator,
@@ -31,6 +32,8 @@ SOBJECTS: dict[str, str] = {
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_MEMBERS = 500
 
+# Exact in hundredths inside, a plain JSON number outside.
+Weight = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 PoolName = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,119}$"),
@@ -157,7 +160,7 @@ class MemberSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: str = Field(description="Salesforce User id (005...).")
-    weight: Decimal = Field(
+    weight: Weight = Field(
         Decimal(1),
         gt=0,
         le=1000,

@@ -272,13 +272,29 @@ class Rotation:
         return parse(self.script(keys=keys, args=argv))
 
     def pick_many(self, batch: Sequence[PickArgs]) -> list[PickResult]:
+        if len(batch) == 1:
+            return [self.pick(batch[0])]
         if not batch:
             return []
+        calls = [script_call(args) for args in batch]
+        raw = self._evalsha(calls)
+        missing = [i for i, r in enumerate(raw) if isinstance(r, redis.exceptions.NoScriptError)]
+        if missing:  # Redis restarted or SCRIPT FLUSH: load once, redo only those
+            self.client.script_load(PICK_LUA)
+            for i, item in zip(missing, self._evalsha([calls[i] for i in missing]), strict=True):
+                raw[i] = item
+        for item in raw:
+            if isinstance(item, Exception):
+                raise item
+        return [parse(item) for item in raw]
+
+    def _evalsha(self, calls: Sequence[tuple[list[str], list[str]]]) -> list[Any]:
+        # EVALSHA straight into a pipeline: redis-py's own script support would ask
+        # SCRIPT EXISTS first, an extra round trip per batch.
         pipe = self.client.pipeline(transaction=False)
-        for args in batch:
-            keys, argv = script_call(args)
-            self.script(keys=keys, args=argv, client=pipe)
-        return [parse(raw) for raw in pipe.execute()]
+        for keys, argv in calls:
+            pipe.evalsha(self.script.sha, len(keys), *keys, *argv)
+        return list(pipe.execute(raise_on_error=False))
 
     def initialized(self, tenant_id: int, pool: str) -> bool:
         return bool(self.client.hexists(state_key(tenant_id, pool), "init"))

@@ -39,7 +39,7 @@ def service(db: Database, client: Any, active: Iterable[str] | None = None,
             **options: Any) -> RoutingService:  # fmt: skip
     """A service without Salesforce; `active` stands in for the active-users list."""
     users = None if active is None else ActiveUsers(lambda: list(active))
-    return RoutingService(db, client, pools=PoolCache(db, ttl=0), active_users=users, **options)
+    return RoutingService(db, client, pools=PoolCache(db, ttl=60), active_users=users, **options)
 
 
 def reference(weights: Sequence[int], picks: int, current: list[int] | None = None) -> list[int]:
