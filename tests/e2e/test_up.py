@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
+import requests
 
 from bridge.cli.up import sandbox_installed
 from bridge.embedded_redis import free_port, redis_answers
@@ -47,10 +50,12 @@ class Up:
             self.seen.setdefault(child.pid, child)
         return children
 
-    def get(self, path: str) -> int:
-        url = f"http://127.0.0.1:{self.port}{path}"
+    def get(self, path: str, key: str | None = None) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - our own server
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
@@ -145,7 +150,8 @@ def test_up_runs_everything_and_ctrl_c_leaves_nothing_behind(
 
     children = up.remember_children()
     names = " ".join(" ".join(c.cmdline()) for c in children)
-    for expected in ("bridge web", "bridge worker", "bridge beat", "redis-server"):
+    for expected in ("bridge web", "bridge dispatcher", "bridge worker", "bridge beat",
+                     "redis-server"):  # fmt: skip
         assert expected in names, names
     # The prefork pool: a grandchild that must die too.
     assert len(children) >= 5
@@ -160,6 +166,16 @@ def test_up_runs_everything_and_ctrl_c_leaves_nothing_behind(
     assert (tmp_path / "data" / "bridge.sqlite3").exists()
 
 
+def _token(session: requests.Session, info: dict[str, str]) -> str:
+    response = session.post(
+        f"{info['instance_url']}/services/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": info["client_id"],
+              "client_secret": info["client_secret"]},
+    )  # fmt: skip
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 def test_a_dying_child_stops_the_rest_and_fails(start_up: StartUp) -> None:
     up = start_up("--no-sandbox")
     _wait_ready(up)
@@ -172,9 +188,34 @@ def test_a_dying_child_stops_the_rest_and_fails(start_up: StartUp) -> None:
 
 
 @pytest.mark.skipif(not sandbox_installed(), reason="the sandbox package is not there yet")
-def test_up_starts_the_sandbox_and_points_the_bridge_at_it(start_up: StartUp) -> None:
+def test_up_starts_the_sandbox_and_points_the_bridge_at_it(
+    start_up: StartUp, tmp_path: Path
+) -> None:
     up = start_up()
     _wait_ready(up)
+    wait_until(lambda: "API key    in" in up.log(), 10, "the local tenant")
+    key = (tmp_path / "data" / "local-api-key").read_text().strip()
+    assert up.get("/v1/credits/remaining", key) == 200
+    # A rep changes a lead in the sandbox: its signed Apex callout flows through the bridge.
+    info = json.loads((tmp_path / "data" / "sandbox" / "sandbox.json").read_text())
+    control = requests.Session()
+    control.verify = info["ca_bundle"]
+    control.trust_env = False
+    control.post(f"{info['control_url']}/seed", json={"users": 3, "seed": 2}).raise_for_status()
+    users = control.get(
+        f"{info['instance_url']}/services/data/v60.0/query",
+        params={"q": "SELECT Id FROM User WHERE IsActive = true"},
+        headers={"Authorization": "Bearer " + _token(control, info)},
+    ).json()["records"]
+    rep = next(u["Id"] for u in users if u["Id"] != info["integration_user_id"])
+    lead = control.post(
+        f"{info['control_url']}/records/Lead",
+        json={"fields": {"LastName": "Demo", "Company": "Acme"}, "as_user": rep},
+    ).json()["id"]
+    redis_url = re.search(r"Redis\s+(redis://127\.0\.0\.1:\d+/0)", up.log()).group(1)  # type: ignore[union-attr]
+    client = redis.Redis.from_url(redis_url)
+    wait_until(lambda: client.exists(f"bridge:version:1:{lead}"), 30, "the lead processed")
+    client.close()
     children = up.remember_children()
     sandbox = [c for c in children if "sandbox" in " ".join(c.cmdline())]
     assert sandbox, [c.cmdline() for c in children]
@@ -185,4 +226,3 @@ def test_up_starts_the_sandbox_and_points_the_bridge_at_it(start_up: StartUp) ->
     up.process.send_signal(signal.SIGINT)
     assert up.process.wait(40) == 0, up.log()
     wait_until(lambda: not up.survivors(), 5, "every child to be gone")
-
