@@ -34,24 +34,24 @@ class Match:
 def rule_fires(rule: Rule, comp: Comparison) -> tuple[np.ndarray, np.ndarray]:
     """(fired, similarity) per record for one rule."""
     n = len(comp.records)
-    cand = comp.candidate
-    if rule.kind == "exact" and rule.field not in ("domain", "name_company", "website"):
-        mine = cand.exact.get(rule.field, "")
-        fired = np.array(
-            [bool(mine) and r.exact.get(rule.field, "") == mine for r in comp.records], dtype=bool
+    pairs = zip(comp.candidates, comp.records, strict=True)
+    name = rule.field
+    if rule.kind == "exact" and name not in ("domain", "name_company", "website"):
+        fired = np.fromiter(
+            (bool(c.exact.get(name)) and r.exact.get(name, "") == c.exact[name] for c, r in pairs),
+            bool,
+            n,
         )
         return fired, fired.astype(float)
     if rule.kind == "contains":
-        mine = cand.value(rule.field)
-        fired = np.array(
-            [bool(mine) and len(mine) >= 2 and mine in r.value(rule.field) for r in comp.records],
-            dtype=bool,
+        fired = np.fromiter(
+            (len(v := c.value(name)) >= 2 and v in r.value(name) for c, r in pairs), bool, n
         )
         return fired, fired.astype(float)
     sims = comp.sim(rule.field) if n else np.zeros(0)
     cut = EQ if rule.kind in ("eq", "exact") else rule.threshold - 1e-9
-    fired = np.nan_to_num(sims, nan=0.0) >= cut
-    return fired, np.nan_to_num(sims, nan=0.0)
+    clean = np.where(np.isnan(sims), 0.0, sims)
+    return clean >= cut, clean
 
 
 @dataclass
@@ -87,44 +87,67 @@ def decide(rules: RuleSet, comp: Comparison) -> Decision:
     return Decision(ok, conf, names, scores)
 
 
+def match_many(
+    candidates: Sequence[Profile],
+    blocks: Sequence[Sequence[Profile]],
+    rules: RuleSet,
+    *,
+    stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
+    explain_matches: bool = True,
+) -> list[list[Match]]:
+    """Each candidate against its block; all pairs compared in one vectorised pass. A record
+    with the candidate's own id is skipped (a record never matches itself)."""
+    cands: list[Profile] = []
+    recs: list[Profile] = []
+    offsets = [0]
+    for cand, block in zip(candidates, blocks, strict=True):
+        for record in block:
+            if not (cand.id and record.id == cand.id):
+                cands.append(cand)
+                recs.append(record)
+        offsets.append(len(recs))
+    if not recs:
+        return [[] for _ in candidates]
+    comp = compare(cands, recs)
+    decision = decide(rules, comp)
+    results = []
+    for k in range(len(candidates)):
+        start, stop = offsets[k], offsets[k + 1]
+        hits = [i for i in range(start, stop) if decision.ok[i]]
+        ordered = tiebreak.order(
+            hits,
+            confidence=lambda i: float(decision.confidence[i]),
+            record_id=lambda i: recs[i].id,
+            stats=stats,
+            tiebreakers=rules.tiebreakers,
+        )[: rules.max_matches]
+        results.append([
+            Match(
+                id=recs[i].id,
+                object=recs[i].object,
+                score=round(float(decision.scores[i]), 4),
+                confidence=round(float(decision.confidence[i]), 4),
+                rules_fired=tuple(decision.fired[i]),
+                explanation=explain(comp, i, float(decision.confidence[i]), decision.fired[i])
+                if explain_matches
+                else "",
+            )
+            for i in ordered
+        ])  # fmt: skip
+    return results
+
+
 def match_profile(
     candidate: Profile,
     records: Sequence[Profile],
     rules: RuleSet,
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
-    exclude_id: str | None = None,
     explain_matches: bool = True,
 ) -> list[Match]:
-    if exclude_id:
-        records = [r for r in records if r.id != exclude_id]
-    if not records:
-        return []
-    comp = compare(candidate, records)
-    decision = decide(rules, comp)
-    conf, fired = decision.confidence, decision.fired
-    hits = np.flatnonzero(decision.ok)
-    ordered = tiebreak.order(
-        hits.tolist(),
-        confidence=lambda i: float(conf[i]),
-        record_id=lambda i: records[i].id,
-        stats=stats,
-        tiebreakers=rules.tiebreakers,
-    )[: rules.max_matches]
-    matches = []
-    for i in ordered:
-        score = float(decision.scores[i])
-        matches.append(
-            Match(
-                id=records[i].id,
-                object=records[i].object,
-                score=round(score, 4),
-                confidence=round(float(conf[i]), 4),
-                rules_fired=tuple(fired[i]),
-                explanation=explain(comp, i, float(conf[i]), fired[i]) if explain_matches else "",
-            )
-        )
-    return matches
+    return match_many([candidate], [records], rules, stats=stats, explain_matches=explain_matches)[
+        0
+    ]
 
 
 def match_in_index(
@@ -133,10 +156,8 @@ def match_in_index(
     rules: RuleSet,
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
-    exclude_id: str | None = None,
     explain_matches: bool = True,
 ) -> list[Match]:
     return match_profile(
-        candidate, index.block(candidate), rules, stats=stats, exclude_id=exclude_id,
-        explain_matches=explain_matches,
-    )  # fmt: skip
+        candidate, index.block(candidate), rules, stats=stats, explain_matches=explain_matches
+    )

@@ -18,7 +18,7 @@ def _pct(value: float) -> str:
 
 
 def explain(comp: Comparison, i: int, confidence: float, fired: list[str]) -> str:
-    cand: Profile = comp.candidate
+    cand: Profile = comp.candidates[i]
     rec: Profile = comp.records[i]
     agree: list[str] = []
     differ: list[str] = []

@@ -21,6 +21,8 @@ from bridge.matching.tiebreak import RecordStats
 INDEXED_OBJECTS = ("account", "contact", "lead")
 # A key shared by more records than this says little; use it only when nothing rarer exists.
 COMMON_KEY = 2_000
+# Keys at most this common (or 1/500 of the object's records, if more) are always used.
+RARE_KEY = 32
 # Stop widening a block past this many records (keys are taken rarest first).
 MAX_BLOCK = 5_000
 
@@ -33,11 +35,12 @@ def blocking_keys(p: Profile) -> set[str]:
         keys.add("d:" + p.domain)
     keys.update("p:" + phone for phone in p.phones)
     if p.person:
-        tokens = (p.first + " " + p.last).split()
-        keys.update("n:" + t for t in tokens if len(t) > 1)
+        keys.update("n:" + t for t in p.last.split() if len(t) > 1)
         if p.first and p.last:
-            # typo-tolerant: a last-name prefix with the first initial, both ways round (swaps)
-            keys.add("s:" + p.last[:3] + "/" + p.first[0])
+            # A last-name prefix with the first initial (of the name or any of its nickname
+            # forms), and the same crosswise for swapped names: survives most single typos.
+            initials = {f[0] for f in p.first_forms} | {p.first[0]}
+            keys.update("s:" + p.last[:3] + "/" + i for i in initials)
             keys.add("s:" + p.first[:3] + "/" + p.last[0])
     elif p.company:
         tokens = p.company.split()
@@ -98,13 +101,14 @@ class ObjectIndex:
         sized = sorted(
             (len(self.postings[k]), k) for k in blocking_keys(candidate) if k in self.postings
         )
+        rare = max(RARE_KEY, len(self.slot_of) // 500)
         chosen: set[int] = set()
-        for size, _key in sized:
-            if size > COMMON_KEY and chosen:
+        for size, key in sized:
+            if chosen and (size > rare or len(chosen) + size > MAX_BLOCK):
                 break
-            if len(chosen) + size > MAX_BLOCK and chosen:
+            if size > COMMON_KEY:
                 break
-            chosen |= self.postings[_key]
+            chosen |= self.postings[key]
         found = [self.slots[s] for s in sorted(chosen)]
         return [p for p in found if p is not None]
 

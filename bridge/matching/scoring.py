@@ -24,35 +24,35 @@ from bridge.matching.profiles import Profile
 NAN = float("nan")
 
 
-def _cdist(query: str, choices: Sequence[str], scorer: object, scale: float = 1.0) -> np.ndarray:
-    """Similarity of `query` to each choice in [0, 1]; NaN where either side is empty."""
-    out = np.full(len(choices), NAN)
-    if not query:
-        return out
-    present = [i for i, c in enumerate(choices) if c]
-    if present:
-        scores = process.cdist(
-            [query], [choices[i] for i in present], scorer=scorer, dtype=np.float32, workers=1
-        )[0]
-        out[present] = scores / scale
-    return out
+def _pairs(
+    left: Sequence[str], right: Sequence[str], scorer: object, scale: float = 1.0
+) -> np.ndarray:
+    """Element-wise similarity of aligned pairs in [0, 1] (one `cpdist` call, in C); NaN where
+    either side is empty (a missing value is no evidence either way)."""
+    if not left:
+        return np.zeros(0)
+    sims = process.cpdist(left, right, scorer=scorer, dtype=np.float32, workers=1) / scale
+    sims = sims.astype(np.float64)
+    missing = np.fromiter(
+        ((not a) or (not b) for a, b in zip(left, right, strict=True)), bool, len(left)
+    )
+    sims[missing] = NAN
+    return sims
 
 
-def _eq(query: str, choices: Sequence[str]) -> np.ndarray:
-    out = np.full(len(choices), NAN)
-    if not query:
-        return out
-    for i, c in enumerate(choices):
-        if c:
-            out[i] = 1.0 if c == query else 0.0
-    return out
+def _eq(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+    return np.fromiter(
+        (NAN if not a or not b else float(a == b) for a, b in zip(left, right, strict=True)),
+        np.float64,
+        len(left),
+    )
 
 
 @dataclass
 class Comparison:
-    """Field similarities of one candidate against `records` (arrays aligned with them)."""
+    """Field similarities of aligned (candidate, record) pairs: `candidates[i]` vs `records[i]`."""
 
-    candidate: Profile
+    candidates: Sequence[Profile]
     records: Sequence[Profile]
     sims: dict[str, np.ndarray] = field(default_factory=dict)
     swapped: np.ndarray | None = None  # first/last names matched crosswise
@@ -61,107 +61,123 @@ class Comparison:
 
     def sim(self, name: str) -> np.ndarray:
         if name not in self.sims:
-            self.sims[name] = self._generic(name)
+            self.sims[name] = _pairs(
+                [c.value(name) for c in self.candidates],
+                [r.value(name) for r in self.records],
+                Indel.normalized_similarity,
+            )
         return self.sims[name]
 
-    def _generic(self, name: str) -> np.ndarray:
-        query = self.candidate.value(name)
-        return _cdist(query, [r.value(name) for r in self.records], Indel.normalized_similarity)
+    def part(self, start: int, stop: int) -> Comparison:
+        """The pairs start..stop (one candidate's block, when pairs of many are compared)."""
+        sl = slice(start, stop)
+        return Comparison(
+            self.candidates[sl], self.records[sl], {k: v[sl] for k, v in self.sims.items()},
+            None if self.swapped is None else self.swapped[sl],
+            None if self.subset_name is None else self.subset_name[sl],
+            None if self.support is None else self.support[sl],
+        )  # fmt: skip
 
 
-def _first_names(
-    cand: Profile, firsts: Sequence[str], forms: Sequence[frozenset[str]]
-) -> np.ndarray:
-    sims = _cdist(cand.first, firsts, JaroWinkler.normalized_similarity)
-    if cand.first:
-        head = cand.first.split()[0]
-        for i, first in enumerate(firsts):
-            if not first:
-                continue
-            other = first.split()[0]
-            if other in cand.first_forms or head in forms[i]:
-                sims[i] = 1.0  # nickname ('Bob' / 'Robert')
-            elif (len(head) == 1 or len(other) == 1) and head[0] == other[0]:
-                sims[i] = max(sims[i], 0.85)  # an initial
+def _mean2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of two similarity arrays, ignoring a missing side (NaN when both are missing)."""
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return np.where(both, (a + b) / 2, np.fmax(a, b))
+
+
+def _nicknames(cands: Sequence[Profile], recs: Sequence[Profile], sims: np.ndarray) -> np.ndarray:
+    sims = sims.copy()
+    for i, (c, r) in enumerate(zip(cands, recs, strict=True)):
+        if not c.first or not r.first or sims[i] >= 0.999:
+            continue
+        head, other = c.first.split()[0], r.first.split()[0]
+        if other in c.first_forms or head in r.first_forms:
+            sims[i] = 1.0  # a nickname ('Bob' / 'Robert')
+        elif (len(head) == 1 or len(other) == 1) and head[0] == other[0]:
+            sims[i] = max(sims[i], 0.85)  # an initial
     return sims
 
 
-def compare(cand: Profile, records: Sequence[Profile]) -> Comparison:
-    comp = Comparison(cand, records)
-    n = len(records)
-    emails = [r.email for r in records]
-    comp.sims["email"] = _cdist(cand.email, emails, Indel.normalized_similarity)
-    comp.sims["domain"] = _eq(cand.domain, [r.domain for r in records])
-    phone = np.full(n, NAN)
-    if cand.phones:
-        for i, r in enumerate(records):
-            if r.phones:
-                phone[i] = (
-                    1.0
-                    if set(cand.phones) & set(r.phones)
-                    else max(Indel.normalized_similarity(cand.phone, p) for p in r.phones)
-                )
-    comp.sims["phone"] = phone
-    comp.sims["postal_code"] = _eq(cand.postal_code, [r.postal_code for r in records])
-    comp.sims["city"] = _cdist(
-        cand.city, [r.city for r in records], JaroWinkler.normalized_similarity
+def _acronyms(cands: Sequence[Profile], recs: Sequence[Profile]) -> np.ndarray:
+    return np.fromiter(
+        (
+            bool(c.company and r.company)
+            and (
+                (bool(c.company_acronym) and c.company_acronym == r.company.replace(" ", ""))
+                or (bool(r.company_acronym) and r.company_acronym == c.company.replace(" ", ""))
+            )
+            for c, r in zip(cands, recs, strict=True)
+        ),
+        bool,
+        len(cands),
     )
-    comp.sims["street"] = _cdist(
-        cand.street, [r.street for r in records], fuzz.token_sort_ratio, 100
+
+
+def compare(cand: Profile | Sequence[Profile], records: Sequence[Profile]) -> Comparison:
+    """Compare one candidate with each record, or aligned candidates with records."""
+    cands = [cand] * len(records) if isinstance(cand, Profile) else list(cand)
+    comp = Comparison(cands, records)
+    n = len(records)
+    jw = JaroWinkler.normalized_similarity
+    comp.sims["email"] = _pairs(
+        [c.email for c in cands], [r.email for r in records], Indel.normalized_similarity
+    )
+    comp.sims["domain"] = _eq([c.domain for c in cands], [r.domain for r in records])
+    phone = np.full(n, NAN)
+    for i, (c, r) in enumerate(zip(cands, records, strict=True)):
+        if c.phones and r.phones:
+            phone[i] = (
+                1.0
+                if set(c.phones) & set(r.phones)
+                else Indel.normalized_similarity(c.phones[0], r.phones[0])
+            )
+    comp.sims["phone"] = phone
+    comp.sims["postal_code"] = _eq([c.postal_code for c in cands], [r.postal_code for r in records])
+    comp.sims["city"] = _pairs([c.city for c in cands], [r.city for r in records], jw)
+    comp.sims["street"] = _pairs(
+        [c.street for c in cands], [r.street for r in records], fuzz.token_sort_ratio, 100
     )
     # A supporting field: something besides the name that says "same organisation/place".
     support = np.zeros(n, dtype=bool)
     for key, cut in (("domain", 1.0), ("phone", 1.0), ("postal_code", 1.0), ("street", 0.9),
                      ("email", 1.0)):  # fmt: skip
-        support |= np.nan_to_num(comp.sims[key], nan=0.0) >= cut
+        support |= comp.sims[key] >= cut  # NaN (missing) compares False
     comp.support = support
 
     # Company names.
-    companies = [r.company for r in records]
-    sort = _cdist(cand.company, companies, fuzz.token_sort_ratio, 100)
-    plain = _cdist(cand.company, companies, fuzz.ratio, 100)
-    company = np.fmax(sort, plain)
-    tset = _cdist(cand.company, companies, fuzz.token_set_ratio, 100)
-    subset = (tset >= 0.999) & (company < 0.999)
+    mine, theirs = [c.company for c in cands], [r.company for r in records]
+    company = np.fmax(
+        _pairs(mine, theirs, fuzz.token_sort_ratio, 100), _pairs(mine, theirs, fuzz.ratio, 100)
+    )
+    subset = (_pairs(mine, theirs, fuzz.token_set_ratio, 100) >= 0.999) & (company < 0.999)
     boosted = np.where(subset & support, np.fmax(company, 0.95), company)
-    if cand.company:
-        for i, r in enumerate(records):
-            if (
-                support[i]
-                and r.company
-                and (
-                    (cand.company_acronym and cand.company_acronym == r.company.replace(" ", ""))
-                    or (r.company_acronym and r.company_acronym == cand.company.replace(" ", ""))
-                )
-            ):
-                boosted[i] = max(boosted[i], 0.9)  # 'IBM' / 'International Business Machines'
-    comp.sims["company"] = boosted
+    boosted = np.where(_acronyms(cands, records) & support, np.fmax(boosted, 0.9), boosted)
+    comp.sims["company"] = boosted  # 'IBM' / 'International Business Machines' with support
     comp.subset_name = subset & ~support
 
-    if cand.person:
-        firsts = [r.first for r in records]
-        lasts = [r.last for r in records]
-        forms = [r.first_forms for r in records]
-        first = _first_names(cand, firsts, forms)
-        last = _cdist(cand.last, lasts, JaroWinkler.normalized_similarity)
+    person = np.fromiter((c.person for c in cands), bool, n)
+    if person.any():
+        f1, l1 = [c.first for c in cands], [c.last for c in cands]
+        f2, l2 = [r.first for r in records], [r.last for r in records]
+        first = _nicknames(cands, records, _pairs(f1, f2, jw))
+        last = _pairs(l1, l2, jw)
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
-        cross_first = _cdist(cand.first, lasts, JaroWinkler.normalized_similarity)
-        cross_last = _cdist(cand.last, firsts, JaroWinkler.normalized_similarity)
-        direct = np.nanmean(np.vstack([first, last]), axis=0) if n else first
-        cross = np.nanmean(np.vstack([cross_first, cross_last]), axis=0) if n else first
-        swapped = np.nan_to_num(cross, nan=0) > np.nan_to_num(direct, nan=0) + 0.05
+        cross_first, cross_last = _pairs(f1, l2, jw), _pairs(l1, f2, jw)
+        direct = _mean2(first, last)
+        cross = _mean2(cross_first, cross_last)
+        swapped = cross > np.where(np.isnan(direct), 0.0, direct) + 0.05
         swapped &= ~np.isnan(cross_first) & ~np.isnan(cross_last)
-        comp.swapped = swapped
-        comp.sims["first_name"] = np.where(swapped, cross_last, first)
-        comp.sims["last_name"] = np.where(swapped, cross_first, last)
-        person = np.where(swapped, cross - 0.02, direct)
+        comp.swapped = swapped & person
+        comp.sims["first_name"] = np.where(comp.swapped, cross_last, first)
+        comp.sims["last_name"] = np.where(comp.swapped, cross_first, last)
+        name = np.where(comp.swapped, cross - 0.02, direct)
         # Only a last name on one side: a weaker reading of the same evidence.
-        one_sided = np.isnan(first) & ~np.isnan(last)
-        comp.sims["name"] = np.where(one_sided, last * 0.9, person)
-        comp.sims["name_company"] = np.minimum(comp.sims["name"], comp.sims["company"])
+        name = np.where(np.isnan(first) & ~np.isnan(last), last * 0.9, name)
+        comp.sims["name"] = np.where(person, name, boosted)
+        comp.sims["name_company"] = np.where(person, np.minimum(name, boosted), boosted)
     else:
-        comp.sims["name"] = comp.sims["company"]
-        comp.sims["name_company"] = comp.sims["company"]
+        comp.sims["name"] = boosted
+        comp.sims["name_company"] = boosted
         comp.sims["first_name"] = np.full(n, NAN)
         comp.sims["last_name"] = np.full(n, NAN)
         comp.swapped = np.zeros(n, dtype=bool)
@@ -180,17 +196,17 @@ def _bands(sims: np.ndarray, bands: Sequence[tuple[float, float]], otherwise: fl
     return np.where(np.isnan(sims), 0.0, out)
 
 
-PERSON_PRIOR = -11.0
+PERSON_PRIOR = -10.0
 COMPANY_PRIOR = -8.0
 
 
 def person_weights(comp: Comparison) -> np.ndarray:
     s = comp.sims
-    w = _bands(s["last_name"], [(0.99, 6.0), (0.92, 4.5), (0.88, 2.5), (0.70, -1.5)], -6.0)
+    w = _bands(s["last_name"], [(0.99, 6.0), (0.92, 4.5), (0.88, 2.5), (0.70, -2.0)], -8.0)
     w += _bands(s["first_name"], [(0.99, 4.0), (0.92, 3.0), (0.88, 1.5), (0.85, 0.5)], -4.0)
     w += _bands(s["email"], [(1.0, 11.0), (0.9, 2.0)], -1.5)
     w += _bands(s["phone"], [(1.0, 8.0)], -1.0)
-    w += _bands(s["company"], [(0.99, 4.0), (0.9, 3.0), (0.8, 1.0), (0.6, -1.0)], -3.0)
+    w += _bands(s["company"], [(0.99, 5.0), (0.9, 4.0), (0.8, 1.0), (0.6, -1.0)], -3.0)
     w += _bands(s["domain"], [(1.0, 3.0)], -1.0)
     w += _bands(s["postal_code"], [(1.0, 2.0)], -1.0)
     w += _bands(s["city"], [(0.95, 1.0)], -0.5)
@@ -211,8 +227,13 @@ def company_weights(comp: Comparison) -> np.ndarray:
 
 def confidence(comp: Comparison) -> np.ndarray:
     """Match probability of each pair (0..1)."""
-    if comp.candidate.person:
+    person = np.fromiter((c.person for c in comp.candidates), bool, len(comp.candidates))
+    if person.all():
         total = PERSON_PRIOR + person_weights(comp)
-    else:
+    elif not person.any():
         total = COMPANY_PRIOR + company_weights(comp)
+    else:
+        total = np.where(
+            person, PERSON_PRIOR + person_weights(comp), COMPANY_PRIOR + company_weights(comp)
+        )
     return 1.0 / (1.0 + np.exp2(-total))

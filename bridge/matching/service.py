@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bridge.matching.ai import AiError, AiMatcher, AiNotConfigured
-from bridge.matching.engine import Match, match_in_index
+from bridge.matching.engine import Match, match_many
 from bridge.matching.index import MatchIndex
 from bridge.matching.profiles import build_profile
 from bridge.matching.rules import RuleSet
@@ -104,12 +104,8 @@ class MatchService:
         def stats(rid: str) -> Any:
             return index.stats(obj, rid)
 
-        return [
-            CandidateOutcome(
-                match_in_index(p, records, rules, stats=stats, exclude_id=p.id or None)
-            )
-            for p in profiles
-        ]
+        blocks = [records.block(p) for p in profiles]
+        return [CandidateOutcome(m) for m in match_many(profiles, blocks, rules, stats=stats)]
 
     def _match_ai(
         self, index: MatchIndex, obj: str, profiles: Sequence[Any], rules: RuleSet
