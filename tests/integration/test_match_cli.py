@@ -34,8 +34,8 @@ def test_link_two_files(tmp_path: Path) -> None:
 
 def test_link_with_explicit_rules_and_bad_rules(tmp_path: Path) -> None:
     out = tmp_path / "pairs.csv"
-    args = ["match", "--left", str(FIXTURES / "people_left.csv"),
-            "--right", str(FIXTURES / "people_right.csv"), "--out", str(out), "--no-progress"]  # fmt: skip
+    left, right = str(FIXTURES / "people_left.csv"), str(FIXTURES / "people_right.csv")
+    args = ["match", "--left", left, "--right", right, "--out", str(out), "--no-progress"]
     result = CliRunner().invoke(main, [*args, "--rules", "name:eq"])
     assert result.exit_code == 0, result.output
     linked = {row["left_id"]: row["right_id"] for row in read(out)}
