@@ -41,30 +41,37 @@ ORG = to_18("00D5g000004bQ2K")
 
 
 def lua_requests(path: Path, key: str, secret: str, count: int) -> None:
-    """A wrk script cycling through `count` distinct signed callouts (one lead each)."""
+    """A wrk script cycling through `count` distinct signed callouts (one lead each).
+
+    The raw requests go to a data file read at start-up: LuaJIT caps a function at 65,536
+    constants, so inlining tens of thousands of strings would silently fall back to `GET /`.
+    """
     now = int(time.time())
-    lines = ["local reqs = {}"]
-    for n in range(count):
-        body = json.dumps(
-            {"object": "Lead", "ids": [to_18(f"00Q5g{n:010d}")], "event": "after_insert",
-             "org_id": ORG},
-            separators=(",", ":"),
-        )  # fmt: skip
-        wid = f"msg_{n}"
-        sig = sign(body.encode(), secret, wid, now)
-        headers = (
-            f"Authorization: Bearer {key}\\r\\nContent-Type: application/json\\r\\n"
-            f"webhook-id: {wid}\\r\\nwebhook-timestamp: {now}\\r\\nwebhook-signature: {sig}"
-        )
-        lines.append(
-            f'reqs[{n + 1}] = "POST /v1/triggers/salesforce HTTP/1.1\\r\\nHost: bench\\r\\n'
-            f'{headers}\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n" .. {json.dumps(body)}'
-        )
-    lines += [
-        "local i = 0",
-        "request = function() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end",
-    ]
-    path.write_text("\n".join(lines))
+    data = path.with_suffix(".requests")
+    with data.open("w") as out:
+        for n in range(count):
+            body = json.dumps(
+                {"object": "Lead", "ids": [to_18(f"00Q5g{n:010d}")], "event": "after_insert",
+                 "org_id": ORG},
+                separators=(",", ":"),
+            )  # fmt: skip
+            wid = f"msg_{n}"
+            sig = sign(body.encode(), secret, wid, now)
+            head = (
+                f"POST /v1/triggers/salesforce HTTP/1.1|Host: bench|Authorization: Bearer {key}|"
+                f"Content-Type: application/json|webhook-id: {wid}|webhook-timestamp: {now}|"
+                f"webhook-signature: {sig}|Content-Length: {len(body)}||"
+            )
+            out.write(head + body + "\n")
+    path.write_text(
+        "local reqs = {}\n"
+        f"for line in io.lines({json.dumps(str(data))}) do\n"
+        '  local head, body = line:match("^(.-||)(.*)$")\n'
+        '  reqs[#reqs + 1] = head:gsub("|", "\\r\\n") .. body\n'
+        "end\n"
+        "local i = 0\n"
+        "request = function() i = i + 1; if i > #reqs then i = 1 end; return reqs[i] end\n"
+    )
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
@@ -88,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--requests", type=int, default=60_000)
+    parser.add_argument("--profile", type=Path, help="cProfile the web process into this file")
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -109,7 +117,8 @@ def main() -> None:
             baseline = wrk(f"http://127.0.0.1:{bare_port}", opts.seconds, opts.connections, script)
         report("ingest.bare_handler", **baseline)
 
-        web = [sys.executable, "-m", "bridge", "web", "--port", str(web_port)]
+        profile = ["-m", "cProfile", "-o", str(opts.profile)] if opts.profile else []
+        web = [sys.executable, *profile, "-m", "bridge", "web", "--port", str(web_port)]
         with process(web, env, work / "web.log"):
             wait_http(f"http://127.0.0.1:{web_port}/healthz")
             measured = wrk(f"http://127.0.0.1:{web_port}", opts.seconds, opts.connections, script)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import structlog
 from aiohttp import web
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars
 
 from bridge.tenants.models import Principal
 from bridge.tenants.service import KeyStatus, KeyVerifier
@@ -68,13 +68,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise _unauthorized(message)
     caller = result.principal
     request[PRINCIPAL] = caller
-    with bound_contextvars(tenant_id=caller.tenant_id, key_id=caller.key_id):
-        endpoint = endpoint_of(request)
-        scope = endpoint.required_scope if endpoint else None
-        if scope is not None and not caller.may_use(scope):
-            raise ApiError(403, "API key not allowed here", details={"required_scope": scope})
-        origin = request.headers.get("Origin")
-        # Browsers always send Origin cross-site; server-to-server callers need not.
-        if origin and caller.allowed_origins and origin.rstrip("/") not in caller.allowed_origins:
-            raise ApiError(403, "Origin not allowed for this API key", details={"origin": origin})
-        return await handler(request)
+    # The request's log context was started clean by the request-id middleware.
+    bind_contextvars(tenant_id=caller.tenant_id, key_id=caller.key_id)
+    endpoint = endpoint_of(request)
+    scope = endpoint.required_scope if endpoint else None
+    if scope is not None and not caller.may_use(scope):
+        raise ApiError(403, "API key not allowed here", details={"required_scope": scope})
+    origin = request.headers.get("Origin")
+    # Browsers always send Origin cross-site; server-to-server callers need not.
+    if origin and caller.allowed_origins and origin.rstrip("/") not in caller.allowed_origins:
+        raise ApiError(403, "Origin not allowed for this API key", details={"origin": origin})
+    return await handler(request)
