@@ -44,7 +44,7 @@ from bridge.routing.tables import RoutingPool
 from bridge.salesforce.errors import SalesforceError
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.auth import principal
-from bridge.web.charging import charge, refund_charge
+from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, charge, refund_charge
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError, RequestValidationError
 from bridge.web.idempotency import idempotency_key, idempotent
@@ -160,25 +160,37 @@ async def assign(request: web.Request) -> web.Response:
     started = time.perf_counter()
     body = await parse_body(request, AssignRequest)
     tenant_id = principal(request).tenant_id
-    cost = 2 if body.reset_rules else 1
-    spent = await charge(request, cost)
-    reset = (
-        Reset(body.reset_rules.reason, body.reset_rules.place_user_at_top)
-        if body.reset_rules
-        else None
-    )
-    try:
+    service = request.app[ROUTING]
+    key = idempotency_key(request)
+    try:  # a retry is answered before charging and without calling Salesforce
         done = await _blocking(
-            request, request.app[ROUTING].assign, tenant_id, body.sobject, body.sf_id, body.pool,
-            exclude_inactive=body.exclude_inactive, reset=reset,
-            idempotency_key=idempotency_key(request), request_id=request.get(REQUEST_ID),
-        )  # fmt: skip
+            request, service.replay, tenant_id, body.sobject, body.sf_id, body.pool, key
+        )
     except Exception as exc:
-        await refund_charge(request, spent)
         raise _api_error(exc) from None
-    consumed, remaining = cost, spent.remaining
-    if done.cached:
-        consumed, remaining = 0, await refund_charge(request, spent)
+    cost = 2 if body.reset_rules else 1
+    if done is not None:
+        consumed, remaining = 0, await request.app[CREDITS_CACHE].get(tenant_id)
+        request[CREDITS_REMAINING] = remaining
+    else:
+        spent = await charge(request, cost)
+        reset = (
+            Reset(body.reset_rules.reason, body.reset_rules.place_user_at_top)
+            if body.reset_rules
+            else None
+        )
+        try:
+            done = await _blocking(
+                request, service.assign, tenant_id, body.sobject, body.sf_id, body.pool,
+                exclude_inactive=body.exclude_inactive, reset=reset, idempotency_key=key,
+                request_id=request.get(REQUEST_ID),
+            )  # fmt: skip
+        except Exception as exc:
+            await refund_charge(request, spent)
+            raise _api_error(exc) from None
+        consumed, remaining = cost, spent.remaining
+        if done.cached:  # replayed inside the pick (a concurrent twin won the race)
+            consumed, remaining = 0, await refund_charge(request, spent)
     return json_model(
         AssignResponse(
             success=True,

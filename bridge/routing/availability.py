@@ -6,11 +6,12 @@ decided here, before the pick, from the pool's config and a briefly cached list 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -43,33 +44,20 @@ def unavailable_reason(member: Member, now: datetime, active: frozenset[str] | N
     return None
 
 
-@dataclass(frozen=True)
-class Period:
-    """One cap period of one member: a counter key suffix and how long to keep the counter."""
-
-    suffix: str
-    ttl: int
+# The hour, day and month a moment falls in, as local wall-clock labels ("h:2026112514",
+# "d:20261125", "m:202611"): a day cap resets at the member's own midnight.
+Periods = tuple[str, str, str]
 
 
-def periods(zone_now: datetime) -> tuple[Period, Period, Period]:
-    """The hour, day and month `zone_now` (a local time) falls in; counters reset at their ends.
+@functools.lru_cache(maxsize=4096)
+def _periods(zone: ZoneInfo, minute: datetime) -> Periods:
+    local = minute.astimezone(zone)
+    return (f"h:{local:%Y%m%d%H}", f"d:{local:%Y%m%d}", f"m:{local:%Y%m}")
 
-    Keys use local wall-clock labels, so a day cap resets at the member's midnight.
-    """
-    hour_end = zone_now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    day_end = zone_now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    month_start = zone_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    month_end = (month_start + timedelta(days=32)).replace(day=1)
-    margin = 3600  # DST shifts and clock skew between processes
 
-    def ttl(end: datetime) -> int:
-        return int((end - zone_now).total_seconds()) + margin
-
-    return (
-        Period(f"h:{zone_now:%Y%m%d%H}", ttl(hour_end)),
-        Period(f"d:{zone_now:%Y%m%d}", ttl(day_end)),
-        Period(f"m:{zone_now:%Y%m}", ttl(month_end)),
-    )
+def periods(now: datetime, zone: ZoneInfo) -> Periods:
+    """Cap period labels of `now` (aware) in `zone`; cached per zone and minute (hot path)."""
+    return _periods(zone, now.replace(second=0, microsecond=0))
 
 
 class ActiveUsers:

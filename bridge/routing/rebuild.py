@@ -26,7 +26,7 @@ from bridge.logs.tables import RouteLog
 from bridge.routing import rotation as keys
 from bridge.routing.availability import periods
 from bridge.routing.pools import Pool
-from bridge.routing.rotation import POOL_CAPS, Memo
+from bridge.routing.rotation import CAP_TTLS, POOL_CAPS, Memo
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +103,8 @@ def restore(
     counts: Counter[str] = Counter()
     zones = {m.user_id: m.zone for m in pool.members}
     current = {
-        POOL_CAPS: periods(now.astimezone(pool.zone)),
-        **{m.user_id: periods(now.astimezone(m.zone)) for m in pool.members},
+        POOL_CAPS: periods(now, pool.zone),
+        **{m.user_id: periods(now, m.zone) for m in pool.members},
     }
     memos: dict[str, tuple[str, int]] = {}
     key_memos: dict[str, tuple[str, int]] = {}
@@ -114,10 +114,8 @@ def restore(
         for who, zone in ((POOL_CAPS, pool.zone), (assigned_to, zones.get(assigned_to))):
             if zone is None or who not in current:
                 continue
-            for period, now_period in zip(
-                periods(stamp.astimezone(zone)), current[who], strict=True
-            ):
-                if period.suffix == now_period.suffix:
+            for period, now_period in zip(periods(stamp, zone), current[who], strict=True):
+                if period == now_period:
                     counts[keys.cap_key(pool.tenant_id, pool.name, who, now_period)] += 1
         ttl = memo_ttl - int((now - stamp).total_seconds())
         if ttl <= 0:
@@ -129,9 +127,9 @@ def restore(
         if idem_key:
             key_memos[keys.key_memo_key(pool.tenant_id, pool.name, idem_key)] = (value, ttl)
     ttls = {
-        keys.cap_key(pool.tenant_id, pool.name, who, period): period.ttl
+        keys.cap_key(pool.tenant_id, pool.name, who, period): ttl
         for who, triple in current.items()
-        for period in triple
+        for period, ttl in zip(triple, CAP_TTLS, strict=True)
     }
     state = keys.state_key(pool.tenant_id, pool.name)
     pipe = client.pipeline(transaction=True)

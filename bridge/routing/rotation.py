@@ -15,6 +15,7 @@ Redis keys (one hash tag per pool, so a cluster keeps a pool's keys on one node)
   bridge:routing:{T:POOL}:rec:<record id>  "user|seq|timestamp|pool_size" of its assignment
   bridge:routing:{T:POOL}:key:<hash>       the same, per Idempotency-Key
   bridge:routing:{T:POOL}:cap:<user|*>:<h|d|m>:<local period>  assignments in the period
+                                           (counted only while that cap is set)
   bridge:routing:{T:POOL}:rebuild          lock while the state is rebuilt from route logs
 A missing `init` field means the state was lost (or never existed): the script answers
 `rebuild` and the caller restores it from the route logs before picking (see `rebuild.py`).
@@ -22,6 +23,7 @@ A missing `init` field means the state was lost (or never existed): the script a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,10 +32,14 @@ from typing import Any
 
 import redis
 
-from bridge.routing.availability import Period
+from bridge.routing.availability import Periods
 
 PREFIX = "bridge:routing:"
 POOL_CAPS = "*"  # the member slot of the pool-wide cap counters
+
+# Counters live a little longer than their period (DST days have 25 h); the key carries the
+# period's label, so a counter is never read after its period ends.
+CAP_TTLS = (2 * 3600, 26 * 3600, 32 * 86400)
 
 PICK_LUA = """
 local state = KEYS[1]
@@ -51,82 +57,87 @@ if ARGV[4] == '0' then
     return {'cached', hit}
   end
 end
+local ttls = {$TTLS}
 for p = 1, 3 do
   local cap = tonumber(ARGV[6 + p])
   if cap > 0 and tonumber(redis.call('GET', KEYS[3 + p]) or '0') >= cap then
     return {'none', 'pool_capped', '0'}
   end
 end
-local n = tonumber(ARGV[13])
-local fields = {}
-for i = 1, n do fields[i] = 'cw:' .. ARGV[13 + (i - 1) * 9 + 1] end
-if n == 0 then return {'none', 'empty', '0'} end
-local cws = redis.call('HMGET', state, unpack(fields))
 if ARGV[5] == '1' then
-  for i = 1, n do cws[i] = 0 end
+  local all = redis.call('HGETALL', state)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 3) == 'cw:' then redis.call('HSET', state, all[i], 0) end
+  end
 end
+local n = tonumber(ARGV[10])
+if n == 0 then return {'none', 'nobody', '0'} end
 local cand = {}
 local capped = 0
 for i = 1, n do
-  local base = 13 + (i - 1) * 9
-  if ARGV[base + 3] == '1' then
-    local ok = true
-    for p = 1, 3 do
-      local cap = tonumber(ARGV[base + 3 + p])
-      if cap > 0 and tonumber(redis.call('GET', KEYS[6 + (i - 1) * 3 + p]) or '0') >= cap then
-        ok = false
-      end
+  local base = 10 + (i - 1) * 5
+  local ok = true
+  for p = 1, 3 do
+    local cap = tonumber(ARGV[base + 2 + p])
+    if cap > 0 and tonumber(redis.call('GET', KEYS[6 + (i - 1) * 3 + p]) or '0') >= cap then
+      ok = false
     end
-    if ok then cand[#cand + 1] = i else capped = capped + 1 end
   end
+  if ok then cand[#cand + 1] = i else capped = capped + 1 end
 end
 if #cand == 0 then return {'none', 'nobody', tostring(capped)} end
 local winner
 local top = ARGV[6]
 if top ~= '' then
   for _, i in ipairs(cand) do
-    if ARGV[13 + (i - 1) * 9 + 1] == top then winner = i end
+    if ARGV[10 + (i - 1) * 5 + 1] == top then winner = i end
   end
   if not winner then return {'none', 'top_unavailable', tostring(capped)} end
 else
+  local fields = {}
+  for k, i in ipairs(cand) do fields[k] = 'cw:' .. ARGV[10 + (i - 1) * 5 + 1] end
+  local cws = redis.call('HMGET', state, unpack(fields))
   local total = 0
-  local best_cw
-  for _, i in ipairs(cand) do
-    local w = tonumber(ARGV[13 + (i - 1) * 9 + 2])
-    local cw = tonumber(cws[i] or 0) + w
-    cws[i] = cw
-    total = total + w
-    if winner == nil or cw > best_cw then winner = i; best_cw = cw end
+  local best, best_cw
+  for k, i in ipairs(cand) do
+    local cw = tonumber(cws[k] or 0) + tonumber(ARGV[10 + (i - 1) * 5 + 2])
+    cws[k] = cw
+    total = total + tonumber(ARGV[10 + (i - 1) * 5 + 2])
+    if best == nil or cw > best_cw then best = k; best_cw = cw end
   end
-  cws[winner] = cws[winner] - total
-end
-if ARGV[5] == '1' or top == '' then
+  cws[best] = cws[best] - total
+  winner = cand[best]
   local args = {}
-  for i = 1, n do
-    args[#args + 1] = fields[i]
-    args[#args + 1] = tostring(tonumber(cws[i] or 0))
+  for k = 1, #cand do
+    args[#args + 1] = fields[k]
+    args[#args + 1] = cws[k]
   end
   redis.call('HSET', state, unpack(args))
 end
 local seq = redis.call('HINCRBY', state, 'seq', 1)
-local wbase = 13 + (winner - 1) * 9
+local wbase = 10 + (winner - 1) * 5
 for p = 1, 3 do
-  redis.call('INCR', KEYS[3 + p])
-  redis.call('EXPIRE', KEYS[3 + p], ARGV[9 + p])
+  if tonumber(ARGV[6 + p]) > 0 and redis.call('INCR', KEYS[3 + p]) == 1 then
+    redis.call('EXPIRE', KEYS[3 + p], ttls[p])
+  end
   local key = KEYS[6 + (winner - 1) * 3 + p]
-  redis.call('INCR', key)
-  redis.call('EXPIRE', key, ARGV[wbase + 6 + p])
+  if tonumber(ARGV[wbase + 2 + p]) > 0 and redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ttls[p])
+  end
 end
-local value = ARGV[13 + (winner - 1) * 9 + 1] .. '|' .. seq .. '|' .. ARGV[1] .. '|' .. #cand
+local value = ARGV[wbase + 1] .. '|' .. seq .. '|' .. ARGV[1] .. '|' .. #cand
 redis.call('SET', KEYS[2], value, 'EX', memo_ttl)
 if with_key then redis.call('SET', KEYS[3], value, 'EX', memo_ttl) end
 local out = {'ok', value}
-for i = 1, n do
-  out[#out + 1] = ARGV[13 + (i - 1) * 9 + 1]
-  out[#out + 1] = tostring(tonumber(cws[i] or 0))
+local all = redis.call('HGETALL', state)
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, 3) == 'cw:' then
+    out[#out + 1] = string.sub(all[i], 4)
+    out[#out + 1] = all[i + 1]
+  end
 end
 return out
-"""
+""".replace("$TTLS", ", ".join(map(str, CAP_TTLS)))
 
 
 def pool_tag(tenant_id: int, pool: str) -> str:
@@ -147,8 +158,8 @@ def key_memo_key(tenant_id: int, pool: str, idempotency_key: str) -> str:
     return f"{pool_tag(tenant_id, pool)}:key:{digest}"
 
 
-def cap_key(tenant_id: int, pool: str, user: str, period: Period) -> str:
-    return f"{pool_tag(tenant_id, pool)}:cap:{user}:{period.suffix}"
+def cap_key(tenant_id: int, pool: str, user: str, period: str) -> str:
+    return f"{pool_tag(tenant_id, pool)}:cap:{user}:{period}"
 
 
 def rebuild_lock_key(tenant_id: int, pool: str) -> str:
@@ -157,13 +168,12 @@ def rebuild_lock_key(tenant_id: int, pool: str) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A pool member as one pick sees them."""
+    """An available pool member as one pick sees them (caps: hour, day, month; None: none)."""
 
     user_id: str
     weight: int
-    available: bool
     caps: tuple[int | None, int | None, int | None]
-    periods: tuple[Period, Period, Period]
+    periods: Periods
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,7 @@ class PickArgs:
     now: datetime
     candidates: Sequence[Candidate]
     pool_caps: tuple[int | None, int | None, int | None]
-    pool_periods: tuple[Period, Period, Period]
+    pool_periods: Periods
     memo_ttl: int
     idempotency_key: str | None = None
     replace: bool = False  # ignore (and overwrite) an earlier assignment of this record
@@ -214,14 +224,40 @@ def _cap(value: int | None) -> str:
     return str(value or 0)
 
 
+@functools.lru_cache(maxsize=1024)
+def _member_part(
+    tenant_id: int,
+    pool: str,
+    pool_caps: tuple[int | None, int | None, int | None],
+    pool_periods: Periods,
+    candidates: tuple[Candidate, ...],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The KEYS/ARGV that depend only on the pool, the minute and who is available.
+
+    Identical for every pick of a pool within a minute while availability holds, so they are
+    built once (the hot path then formats three keys and a timestamp).
+    """
+    pool_keys = tuple(cap_key(tenant_id, pool, POOL_CAPS, period) for period in pool_periods)
+    keys: list[str] = []
+    argv = [*(_cap(c) for c in pool_caps), str(len(candidates))]
+    for c in candidates:
+        keys.extend(cap_key(tenant_id, pool, c.user_id, period) for period in c.periods)
+        argv.extend((c.user_id, str(c.weight), *(_cap(cap) for cap in c.caps)))
+    return pool_keys, tuple(keys), tuple(argv)
+
+
 def script_call(args: PickArgs) -> tuple[list[str], list[str]]:
     """KEYS and ARGV of one pick (see PICK_LUA for the layout)."""
     t, p = args.tenant_id, args.pool
+    pool_keys, member_keys, member_argv = _member_part(
+        t, p, args.pool_caps, args.pool_periods, tuple(args.candidates)
+    )
     keys = [
         state_key(t, p),
         record_key(t, p, args.record_id),
         key_memo_key(t, p, args.idempotency_key or ""),
-        *(cap_key(t, p, POOL_CAPS, period) for period in args.pool_periods),
+        *pool_keys,
+        *member_keys,
     ]
     argv = [
         args.now.isoformat(),
@@ -230,21 +266,8 @@ def script_call(args: PickArgs) -> tuple[list[str], list[str]]:
         "1" if args.replace else "0",
         "1" if args.reset_counters else "0",
         args.top_user or "",
-        *(_cap(c) for c in args.pool_caps),
-        *(str(period.ttl) for period in args.pool_periods),
-        str(len(args.candidates)),
+        *member_argv,
     ]
-    for c in args.candidates:
-        keys.extend(cap_key(t, p, c.user_id, period) for period in c.periods)
-        argv.extend(
-            (
-                c.user_id,
-                str(c.weight),
-                "1" if c.available else "0",
-                *(_cap(cap) for cap in c.caps),
-                *(str(period.ttl) for period in c.periods),
-            )
-        )
     return keys, argv
 
 
@@ -295,6 +318,16 @@ class Rotation:
         for keys, argv in calls:
             pipe.evalsha(self.script.sha, len(keys), *keys, *argv)
         return list(pipe.execute(raise_on_error=False))
+
+    def peek(
+        self, tenant_id: int, pool: str, record_id: str, idempotency_key: str | None = None
+    ) -> Memo | None:
+        """The earlier assignment a pick would replay, read without picking."""
+        names = [record_key(tenant_id, pool, record_id)]
+        if idempotency_key:
+            names.insert(0, key_memo_key(tenant_id, pool, idempotency_key))
+        found = next((v for v in self.client.mget(names) if v is not None), None)
+        return Memo.decode(found) if found is not None else None
 
     def initialized(self, tenant_id: int, pool: str) -> bool:
         return bool(self.client.hexists(state_key(tenant_id, pool), "init"))

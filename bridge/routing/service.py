@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 from bridge.db import Database, utcnow
 from bridge.logs.service import record_action
 from bridge.logs.tables import RouteLog
-from bridge.routing.availability import CAPPED, ActiveUsers, periods, unavailable_reason
+from bridge.routing.availability import (
+    CAPPED,
+    INACTIVE,
+    ActiveUsers,
+    periods,
+    unavailable_reason,
+)
 from bridge.routing.errors import (
     NoMemberAvailable,
     NotAMember,
@@ -149,21 +155,15 @@ class RoutingService:
         skipped: dict[str, int] = {}
         candidates = []
         for member in pool.members:
-            why = "paused" if pool.paused else None
-            if why is None and member.user_id in refused:
-                why = "inactive"
+            if pool.paused:
+                continue
+            why = INACTIVE if member.user_id in refused else None
             why = why or unavailable_reason(member, now, active)
-            if why and why != "paused":
+            if why:
                 skipped[why] = skipped.get(why, 0) + 1
-            candidates.append(
-                Candidate(
-                    member.user_id,
-                    member.weight,
-                    why is None,
-                    member.caps,
-                    periods(now.astimezone(member.zone)),
-                )
-            )
+                continue
+            periods_ = periods(now, member.zone)
+            candidates.append(Candidate(member.user_id, member.weight, member.caps, periods_))
         args = PickArgs(
             tenant_id=pool.tenant_id,
             pool=pool.name,
@@ -171,7 +171,7 @@ class RoutingService:
             now=now,
             candidates=candidates,
             pool_caps=pool.caps,
-            pool_periods=periods(now.astimezone(pool.zone)),
+            pool_periods=periods(now, pool.zone),
             memo_ttl=self.memo_ttl,
             idempotency_key=idempotency_key,
             replace=replace,
@@ -184,8 +184,12 @@ class RoutingService:
         if result.status == "none" or result.memo is None:
             if result.capped:
                 skipped = {**skipped, CAPPED: result.capped}
-            reason = "paused" if pool.paused and result.reason != "empty" else result.reason
-            raise NoMemberAvailable(pool.name, reason or "nobody", skipped)
+            reason = result.reason or "nobody"
+            if not pool.members:
+                reason = "empty"
+            elif pool.paused:
+                reason = "paused"
+            raise NoMemberAvailable(pool.name, reason, skipped)
         memo = result.memo
         return Pick(
             pool.name, "", memo.assigned_to, memo.sequence, memo.timestamp, memo.pool_size,
@@ -334,6 +338,31 @@ class RoutingService:
             raise RecordNotFound(sobject, record_id)
         return rows[0].get("OwnerId")
 
+    def replay(
+        self,
+        tenant_id: int,
+        sobject: str,
+        record_id: str,
+        pool: str,
+        idempotency_key: str | None = None,
+    ) -> Assignment | None:
+        """The record's completed earlier assignment in the pool, without touching Salesforce.
+
+        Cheap (one Redis read, one indexed SQL read): the endpoint answers retries with it
+        before charging. None when there is none, or it never completed.
+        """
+        self.pools.require(tenant_id, pool)
+        memo = self.rotation.peek(tenant_id, pool, record_id, idempotency_key)
+        if memo is None:
+            return None
+        pick = Pick(
+            pool, record_id, memo.assigned_to, memo.sequence, memo.timestamp, memo.pool_size,
+            cached=True,
+        )  # fmt: skip
+        if not self.logged(tenant_id, sobject, pool, [pick]):
+            return None
+        return self._assignment(sobject, pick, None)
+
     def assign(
         self,
         tenant_id: int,
@@ -347,6 +376,9 @@ class RoutingService:
         request_id: str | None = None,
     ) -> Assignment:
         """Assign one record: its earlier assignment if it has one, else the next member."""
+        earlier = self.replay(tenant_id, sobject, record_id, pool, idempotency_key)
+        if earlier is not None:
+            return earlier
         prev = self.current_owner(sobject, record_id)
         refused: set[str] = set()
         for _ in range(MAX_REFUSALS + 1):
