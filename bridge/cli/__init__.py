@@ -9,6 +9,7 @@ from bridge.cli.deadletters import dead_letters
 from bridge.cli.dispatcher import dispatcher
 from bridge.cli.keys import keys, orgs
 from bridge.cli.match import match
+from bridge.cli.pools import pools
 from bridge.cli.serve import beat, migrate, web, worker
 from bridge.cli.up import up
 from bridge.cli.webhooks import webhooks
@@ -35,7 +36,7 @@ def sandbox(args: tuple[str, ...]) -> None:
 
 COMMANDS = (
     up, web, worker, beat, dispatcher, migrate, keys, orgs, webhooks, credits, dead_letters,
-    match,
+    match, pools,
 )  # fmt: skip
 for command in COMMANDS:
     main.add_command(command)
