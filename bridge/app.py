@@ -31,6 +31,7 @@ from bridge.web.bodylimit import body_limit_middleware
 from bridge.web.charging import CREDITS_CACHE, add_credits_header
 from bridge.web.endpoints import install_registry
 from bridge.web.errors import error_middleware
+from bridge.web.metrics import metrics_flusher, metrics_middleware
 from bridge.web.ratelimit import (
     RATE_LIMITER,
     RateLimiter,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_id_middleware,
+            metrics_middleware,
             access_log_middleware,
             error_middleware,
             body_limit_middleware,
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_triggers)
+    app.cleanup_ctx.append(metrics_flusher)
     app.on_response_prepare.append(add_request_id_header)
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(add_credits_header)

@@ -18,6 +18,7 @@ import redis
 import structlog
 
 from bridge.db import Database
+from bridge.metrics import counters
 from bridge.salesforce.errors import TransientError
 from bridge.triggers import versions
 from bridge.triggers.dispatcher import Batch, BatchItem
@@ -196,6 +197,11 @@ class Pipeline:
             loop_guard=result.skipped_loop_guard,
             already_processed=result.skipped_already_processed,
         )
+        counters.batch_processed(
+            batch.object, result.requested, processed=result.processed, failed=result.failed,
+            skipped_echo=result.skipped_echo, skipped_loop_guard=result.skipped_loop_guard,
+            skipped_already_processed=result.skipped_already_processed,
+        )  # fmt: skip
         if result.pending:
             raise WriteBackPending(
                 f"{result.pending} record(s) locked; batch retried later", operation="update"
@@ -216,7 +222,8 @@ class Pipeline:
         for stage in self.stages.get(batch.object, []):
             selected = [r for r in records if r["Id"] not in context.failures and stage.applies(r)]
             if selected:
-                stage.step.run(context.narrowed(selected))
+                with counters.step(batch.object, stage.step.name):
+                    stage.step.run(context.narrowed(selected))
         healthy = [r for r in records if r["Id"] not in context.failures]
         changes = plan(healthy, context.proposals, self.write_back.get(batch.object, {}))
         failed = [Failure(rid, error) for rid, error in context.failures.items()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.credits.api import routes as credits_routes
+from bridge.dashboard.views import setup as setup_dashboard
 from bridge.enrichment.api import routes as enrichment_routes
 from bridge.logs.api import setup as setup_logs
 from bridge.matching.api import routes as matching_routes
@@ -17,6 +18,7 @@ from bridge.routing.api import setup as setup_routing
 from bridge.triggers.api import routes as triggers_routes
 from bridge.web import health
 from bridge.web.endpoints import Endpoint, add_endpoint
+from bridge.web.metrics import routes as metrics_routes
 from bridge.web.openapi import setup_docs
 
 
@@ -52,4 +54,6 @@ def setup_routes(app: web.Application) -> None:
     setup_routing(app)
     matching_routes.install(app)
     setup_logs(app)
+    metrics_routes.install(app)
+    setup_dashboard(app)
     setup_docs(app)

@@ -9,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import ValidationError
 
+from bridge.metrics import counters
 from bridge.triggers import outbound, store
 from bridge.triggers.models import (
     PollingObjectStatus,
@@ -71,6 +72,8 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
         dedupe_key=webhook_id,
     )  # fmt: skip
     request[CREDITS_REMAINING] = acceptance.credits_remaining
+    if not acceptance.accepted.duplicate:
+        counters.trigger_ids_accepted(body.object, "webhook", acceptance.ids)
     return json_model(
         TriggerResponse(
             success=True,
@@ -116,6 +119,8 @@ async def salesforce_outbound(request: web.Request) -> web.Response:
             dedupe_key=f"{message.dedupe_key}:{sobject}",
         )  # fmt: skip
         request[CREDITS_REMAINING] = acceptance.credits_remaining
+        if not acceptance.accepted.duplicate:
+            counters.trigger_ids_accepted(sobject, "outbound", acceptance.ids)
     return web.Response(text=outbound.ACK, content_type="text/xml", charset="utf-8")
 
 

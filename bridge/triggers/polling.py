@@ -18,6 +18,7 @@ import structlog
 
 from bridge.db import Database
 from bridge.db.base import utcnow
+from bridge.metrics import counters
 from bridge.salesforce.errors import SalesforceError
 from bridge.salesforce.gateway import ChangePage
 from bridge.triggers import versions
@@ -158,6 +159,7 @@ class Poller:
         ]
         if submissions:
             accept_sync(self.redis, submissions)
+            counters.trigger_ids_accepted(outcome.object, "poll", len(ids))
         outcome.accepted += len(ids)
 
     def _advance(self, outcome: PollOutcome, page: ChangePage) -> None:

@@ -1,0 +1,1 @@
+"""The ops dashboard: a server-rendered page at /dashboard behind an API-key sign-in."""
