@@ -19,7 +19,9 @@ from workers.schedule import beat_schedule
 TASK_MODULES = [
     "workers.tasks.diagnostics",
     "workers.tasks.housekeeping",
+    "workers.tasks.logs",
     "workers.tasks.matching",
+    "workers.tasks.metrics",
     "workers.tasks.triggers",
 ]
 

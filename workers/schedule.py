@@ -34,6 +34,13 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.matching_index_rebuild_hours * 3600.0,
             "options": {"expires": max(60.0, settings.matching_index_rebuild_hours * 3600 - 60)},
         },
+        # Route-log retention: each tenant once a day after 2 AM in its own time zone; the
+        # frequent check is what lets every zone get its 2 AM.
+        "route-log-cleanup": {
+            "task": "logs.cleanup_due",
+            "schedule": settings.log_cleanup_check_minutes * 60.0,
+            "options": {"expires": settings.log_cleanup_check_minutes * 60.0 - 5},
+        },
         "report-backlog": {
             "task": "housekeeping.report_backlog",
             "schedule": BACKLOG_REPORT_SECONDS,

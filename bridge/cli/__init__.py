@@ -8,6 +8,7 @@ from bridge.cli.credits import credits
 from bridge.cli.deadletters import dead_letters
 from bridge.cli.dispatcher import dispatcher
 from bridge.cli.keys import keys, orgs
+from bridge.cli.logs import logs
 from bridge.cli.match import match
 from bridge.cli.pools import pools
 from bridge.cli.serve import beat, migrate, web, worker
@@ -36,7 +37,7 @@ def sandbox(args: tuple[str, ...]) -> None:
 
 COMMANDS = (
     up, web, worker, beat, dispatcher, migrate, keys, orgs, webhooks, credits, dead_letters,
-    match, pools,
+    match, pools, logs,
 )  # fmt: skip
 for command in COMMANDS:
     main.add_command(command)
