@@ -24,10 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import bridge, bridge_env, free_port, process, redis_server, report
+from benchmarks._support import (
+    bridge,
+    bridge_env,
+    free_port,
+    process,
+    redis_server,
+    report,
+    wait_http,
+)
 from bridge.salesforce.gateway import SalesforceGateway
 from config.settings import Settings
 from sandbox.testing import start_sandbox_process
@@ -92,9 +101,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=200, help="of which one client makes")
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bridge-routing-http-"))
-    with redis_server(work) as redis_url, start_sandbox_process(
-        work / "sf", api_daily_limit=10_000_000, callouts_enabled=False
-    ) as sbx:
+    with (
+        redis_server(work) as redis_url,
+        start_sandbox_process(
+            work / "sf", api_daily_limit=10_000_000, callouts_enabled=False
+        ) as sbx,
+    ):
         sf_env = {
             "BRIDGE_SF_AUTH": "sandbox",
             "BRIDGE_SF_INSTANCE_URL": sbx.instance_url,
@@ -112,10 +124,8 @@ def main() -> None:
         sbx.seed(users=12, seed=4)
         users = sbx.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")
         members = [u["Id"] for u in users["records"] if u["Id"] != sbx.integration_user_id][:5]
-        gateway = SalesforceGateway.from_settings(
-            Settings(_env_file=None, **{k.removeprefix("BRIDGE_").lower(): v
-                                       for k, v in sf_env.items()})  # fmt: skip
-        )
+        sf_settings = {k.removeprefix("BRIDGE_").lower(): v for k, v in sf_env.items()}
+        gateway = SalesforceGateway.from_settings(Settings(_env_file=None, **sf_settings))
         created = gateway.create(
             "Lead", [{"LastName": f"L{i}", "Company": "Co"} for i in range(opts.assigns)]
         )
@@ -123,12 +133,8 @@ def main() -> None:
         port = free_port()
         web = [sys.executable, "-m", "bridge", "web", "--port", str(port)]
         with process(web, env, work / "web.log"):
-            from benchmarks._support import wait_http
-
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz")
-            import requests
-
             pool = {"name": "bench", "members": [
                 {"user_id": m, "weight": 1 + i % 2} for i, m in enumerate(members)]}  # fmt: skip
             resp = requests.post(
