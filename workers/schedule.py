@@ -21,13 +21,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "poll-salesforce": {
             "task": "triggers.poll_all",
             "schedule": float(settings.poll_interval_seconds),
-            "options": {"expires": max(1.0, settings.poll_interval_seconds - 5.0)},
+            # Expire a run that waited most of an interval: the next one is due anyway.
+            "options": {"expires": settings.poll_interval_seconds * 0.9},
         },
         # The match index: changes every poll interval, a full rebuild every few hours.
         "refresh-match-index": {
             "task": "matching.refresh_index",
             "schedule": float(settings.poll_interval_seconds),
-            "options": {"expires": max(1.0, settings.poll_interval_seconds - 5.0)},
+            # Expire a run that waited most of an interval: the next one is due anyway.
+            "options": {"expires": settings.poll_interval_seconds * 0.9},
         },
         "rebuild-match-index": {
             "task": "matching.rebuild_index",

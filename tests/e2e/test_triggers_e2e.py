@@ -196,3 +196,22 @@ def _username(sbx: Any, user_id: str) -> str:
     soql = format_soql("SELECT Username FROM User WHERE Id = {}", user_id)
     rows = sbx.salesforce().query(soql)["records"]
     return str(rows[0]["Username"])
+
+
+def test_two_beats_one_poll_per_interval(stack: Stack, processes: Processes) -> None:
+    worker = processes.worker(stack.env, pool="solo")
+    # Two beat processes, as a failover deployment runs them: redbeat's lock lets one send.
+    beats = [processes.start("beat", [*BRIDGE, "beat"], stack.env) for _ in range(2)]
+    sent = "Sending due task poll-salesforce"
+
+    def sends() -> int:
+        return sum(beat.log().count(sent) for beat in beats)
+
+    wait_until(lambda: sends() >= 1, 30, "the first poll")
+    started, first = time.monotonic(), sends()
+    time.sleep(12)
+    runs, elapsed = sends() - first, time.monotonic() - started
+    # BRIDGE_POLL_INTERVAL_SECONDS=3: about elapsed / 3 sends; two active beats would double it.
+    assert 2 <= runs <= elapsed / 3 + 1, (runs, elapsed)
+    assert sum(1 for beat in beats if sent in beat.log()) == 1
+    wait_until(lambda: "triggers.poll_object" in worker.log(), 20, "polls run")
