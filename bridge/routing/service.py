@@ -15,7 +15,7 @@ active-users cache and re-picks the record without them (its earlier pick is rep
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from bridge.routing.availability import (
     periods,
     unavailable_reason,
 )
+from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, BatchAssigner, codes
 from bridge.routing.errors import (
     NoMemberAvailable,
     NotAMember,
@@ -41,60 +42,14 @@ from bridge.routing.errors import (
     RecordNotFound,
     SalesforceUnavailable,
 )
+from bridge.routing.outcomes import Assignment, BatchAssignments, Pick, Reset, assignment
 from bridge.routing.pools import Pool, PoolCache
 from bridge.routing.rebuild import ensure_state, rotation_snapshot
 from bridge.routing.rotation import Candidate, PickArgs, PickResult, Rotation
 from bridge.salesforce.collections import RecordResult
-from bridge.salesforce.errors import SalesforceError
 from bridge.salesforce.gateway import SalesforceGateway
 
 log = structlog.get_logger(__name__)
-
-INACTIVE_OWNER = "INACTIVE_OWNER_OR_USER"
-MAX_REFUSALS = 3  # re-picks after Salesforce refused an inactive owner
-
-
-@dataclass(frozen=True)
-class Reset:
-    """`reset_rules`: a reason, and optionally the member who takes this record."""
-
-    reason: str
-    place_user_at_top: str | None = None
-
-
-@dataclass(frozen=True)
-class Pick:
-    pool: str
-    record_id: str
-    assigned_to: str
-    sequence: int
-    timestamp: datetime
-    pool_size: int
-    cached: bool
-    weights: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    pool: str
-    sobject: str
-    record_id: str
-    assigned_to: str
-    sequence: int
-    timestamp: datetime
-    pool_size: int
-    cached: bool
-    prev_owner: str | None = None
-
-
-@dataclass
-class BatchAssignments:
-    """What `assign_records` did with each record id."""
-
-    assigned: list[Assignment] = field(default_factory=list)
-    cached: list[Assignment] = field(default_factory=list)
-    unassigned: dict[str, str] = field(default_factory=dict)  # id -> reason
-    failed: dict[str, str] = field(default_factory=dict)  # id -> Salesforce error
 
 
 def _reason(reset: Reset | None, default: str | None = None) -> str | None:
@@ -103,10 +58,6 @@ def _reason(reset: Reset | None, default: str | None = None) -> str | None:
     if reset.place_user_at_top:
         return f"reset: {reset.reason} (placed {reset.place_user_at_top} at top)"
     return f"reset: {reset.reason} (rotation counters reset)"
-
-
-def _codes(result: RecordResult) -> list[str]:
-    return [e.status_code for e in result.errors]
 
 
 class RoutingService:
@@ -361,7 +312,7 @@ class RoutingService:
         )  # fmt: skip
         if not self.logged(tenant_id, sobject, pool, [pick]):
             return None
-        return self._assignment(sobject, pick, None)
+        return assignment(sobject, pick, None)
 
     def assign(
         self,
@@ -396,13 +347,13 @@ class RoutingService:
                 change = {"Id": record_id, "OwnerId": pick.assigned_to}
                 result = self._sf().update(sobject, [change])[0]
                 if not result.success:
-                    if INACTIVE_OWNER in _codes(result):
+                    if INACTIVE_OWNER in codes(result):
                         self.refused_owner(pick.assigned_to)
                         refused.add(pick.assigned_to)
                         self._log_refusal(tenant_id, sobject, pick, prev, request_id)
                         continue
                     message = "; ".join(e.message for e in result.errors) or "update failed"
-                    raise OwnerNotWritten(record_id, _codes(result), message)
+                    raise OwnerNotWritten(record_id, codes(result), message)
             with self.db.session() as session:
                 self.record(
                     session, tenant_id, sobject, pick, prev_owner=prev,
@@ -434,111 +385,15 @@ class RoutingService:
         request_ids: Mapping[str, str] | None = None,
     ) -> BatchAssignments:
         """Assign fetched records (`Id`, `OwnerId`): one pick round trip, one update per 200."""
-        outcome = BatchAssignments()
-        request_ids = request_ids or {}
-        prev = {r["Id"]: r.get("OwnerId") for r in records}
-        pending = list(prev)
-        refused: set[str] = set()
-        logs: list[tuple[Pick, str, str | None]] = []  # pick, action, reason
-        for round_no in range(MAX_REFUSALS + 1):
-            picks = self.pick_many(
-                tenant_id, pool, pending, exclude_inactive=exclude_inactive,
-                replace=round_no > 0, refused=refused,
-            )  # fmt: skip
-            ready = [p for p in picks if isinstance(p, Pick)]
-            done = self.logged(tenant_id, sobject, pool, [p for p in ready if p.cached])
-            writes: list[Pick] = []
-            for rid, pick in zip(pending, picks, strict=True):
-                if isinstance(pick, NoMemberAvailable):
-                    outcome.unassigned[rid] = pick.reason
-                    reason = f"no member available: {pick.reason} {pick.skipped}"
-                    logs.append((Pick(pool, rid, "", 0, self.clock(), 0, False), "skip", reason))
-                elif pick.record_id in done:
-                    outcome.cached.append(self._assignment(sobject, pick, prev[rid]))
-                elif prev[rid] == pick.assigned_to:
-                    logs.append((pick, "assign", "round_robin"))
-                else:
-                    writes.append(pick)
-            pending = []
-            try:
-                results = self._write_owners(sobject, writes)
-            except SalesforceError as exc:
-                # Stopped part-way (budget, limit, retries used up): log what did happen.
-                self._settle(writes[: len(exc.completed)], exc.completed, logs, outcome, refused)
-                self._write_logs(tenant_id, sobject, logs, outcome, prev, request_ids)
-                raise
-            pending = self._settle(writes, results, logs, outcome, refused)
-            if not pending:
-                break
-        for rid in pending:
-            outcome.unassigned[rid] = "nobody"
-        self._write_logs(tenant_id, sobject, logs, outcome, prev, request_ids)
-        return outcome
+        return BatchAssigner(
+            self, tenant_id, sobject, pool, records, exclude_inactive, request_ids or {}
+        ).run()
 
-    def _write_owners(self, sobject: str, writes: list[Pick]) -> list[RecordResult]:
-        if not writes:
+    def write_owners(self, sobject: str, picks: Sequence[Pick]) -> list[RecordResult]:
+        if not picks:
             return []
-        body = [{"Id": p.record_id, "OwnerId": p.assigned_to} for p in writes]
+        body = [{"Id": p.record_id, "OwnerId": p.assigned_to} for p in picks]
         return self._sf().update(sobject, body)  # sObject Collections: one call per 200
-
-    def _settle(
-        self,
-        writes: Sequence[Pick],
-        results: Sequence[RecordResult],
-        logs: list[tuple[Pick, str, str | None]],
-        outcome: BatchAssignments,
-        refused: set[str],
-    ) -> list[str]:
-        """Route-log outcomes of owner writes; returns the record ids to pick again."""
-        again = []
-        for pick, result in zip(writes, results, strict=True):
-            if result.success:
-                logs.append((pick, "assign", "round_robin"))
-            elif INACTIVE_OWNER in _codes(result):
-                self.refused_owner(pick.assigned_to)
-                refused.add(pick.assigned_to)
-                reason = f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to}; re-picked"
-                logs.append((pick, "skip", reason))
-                again.append(pick.record_id)
-            else:
-                outcome.failed[pick.record_id] = ",".join(_codes(result))
-                logs.append((pick, "error", "; ".join(e.message for e in result.errors)))
-        return again
-
-    def _write_logs(
-        self,
-        tenant_id: int,
-        sobject: str,
-        logs: list[tuple[Pick, str, str | None]],
-        outcome: BatchAssignments,
-        prev: Mapping[str, str | None],
-        request_ids: Mapping[str, str],
-    ) -> None:
-        if not logs:
-            return
-        with self.db.session() as session:
-            for pick, action, reason in logs:
-                request_id = request_ids.get(pick.record_id)
-                if action == "skip" and not pick.assigned_to:
-                    record_action(
-                        session, tenant_id=tenant_id, object=sobject, object_id=pick.record_id,
-                        action="skip", pool=pick.pool, prev_owner=prev[pick.record_id],
-                        reason=reason, request_id=request_id,
-                    )  # fmt: skip
-                    continue
-                self.record(
-                    session, tenant_id, sobject, pick, prev_owner=prev[pick.record_id],
-                    reason=reason, request_id=request_id, action=action,
-                )  # fmt: skip
-                if action == "assign":
-                    outcome.assigned.append(self._assignment(sobject, pick, prev[pick.record_id]))
-
-    @staticmethod
-    def _assignment(sobject: str, pick: Pick, prev: str | None) -> Assignment:
-        return Assignment(
-            pick.pool, sobject, pick.record_id, pick.assigned_to, pick.sequence, pick.timestamp,
-            pick.pool_size, pick.cached, prev,
-        )  # fmt: skip
 
 
 def _with_record(pick: Pick, record_id: str) -> Pick:
