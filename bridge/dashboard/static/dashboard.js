@@ -57,7 +57,7 @@
     });
   }
 
-  function rows(tbodySelector, items, render, emptyText, columns) {
+  function rows(tbodySelector, items, render, emptyText, columns, decorate) {
     var tbody = document.querySelector(tbodySelector);
     tbody.textContent = "";
     if (!items.length) {
@@ -76,7 +76,7 @@
         if (cell.cls) { td.className = cell.cls; }
         if (cell.title) { td.title = cell.title; }
       });
-      if (item._row) { tr.className = item._row; }
+      if (decorate) { decorate(tr, item); }
     });
   }
 
@@ -90,7 +90,7 @@
     text("queue-unacked", panels.queue.available ? panels.queue.unacked : "n/a");
     text("dead-letters-open", panels.dead_letters_open);
     document.getElementById("assignments-empty").hidden = panels.assignments.length > 0;
-    draw("chart-assignments", assignmentData(panels), false);
+    draw("chart-assignments", assignmentData(panels), true);
     draw("chart-actions", actionData(panels), true);
     var sf = panels.salesforce;
     var box = document.getElementById("salesforce");
@@ -123,7 +123,7 @@
         { text: r.last_poll_time || "never" },
         { text: String(r.records_processed) }
       ];
-    }, "No object polled yet.", 5);
+    }, "No object polled yet.", 5, function (tr, r) { tr.dataset.object = r.object; });
     var failures = panels.failures.dead_letters.map(function (d) {
       return { _row: "dead-letter", cells: [d.at, "dead letter (" + d.status + ")", d.task, d.request_id || "–", d.error] };
     }).concat(panels.failures.route_logs.map(function (r) {
@@ -131,7 +131,7 @@
     }));
     rows("#failures tbody", failures, function (f) {
       return f.cells.map(function (c, i) { return { text: c, cls: i === 3 ? "request-id" : "" }; });
-    }, "No failures.", 5);
+    }, "No failures.", 5, function (tr, f) { tr.className = f._row; });
   }
 
   function refresh() {
