@@ -216,8 +216,12 @@ async def main(rows: int) -> None:
             ),
             "goal_under_1s": all(
                 results[n]["median_ms"] < 1000
-                for n in ("streamed_json", "streamed_csv", "streamed_json_action",
-                          "streamed_json_pool")
+                for n in (
+                    "streamed_json",
+                    "streamed_csv",
+                    "streamed_json_action",
+                    "streamed_json_pool",
+                )
             ),
         }
         print(json.dumps({"benchmark": "logs_export.summary", **summary}), flush=True)

@@ -21,6 +21,7 @@ A, B, C = "0055g00000AAAAA", "0055g00000BBBBB", "0055g00000CCCCC"
 
 def seed(db: Database, tenant_id: int) -> None:
     with db.session() as s:
+
         def log(action: str, oid: str, when: datetime, **kw: Any) -> None:
             record_action(s, tenant_id=tenant_id, object=kw.pop("object", "Lead"), object_id=oid,
                           action=action, timestamp=when, **kw)  # fmt: skip

@@ -119,8 +119,14 @@ async def test_other_processes_and_shared_stores(
     broker.hset("unacked", "tag", "m0")
     tenant_id = tenants.create_key(db, "acme").tenant_id
     with db.session() as s:
-        s.add(PollState(tenant_id=tenant_id, object="Lead",
-                        watermark_ts=utcnow() - timedelta(seconds=120), last_poll_time=utcnow()))
+        s.add(
+            PollState(
+                tenant_id=tenant_id,
+                object="Lead",
+                watermark_ts=utcnow() - timedelta(seconds=120),
+                last_poll_time=utcnow(),
+            )
+        )
         s.add(PollState(tenant_id=tenant_id, object="Contact", last_error="SalesforceError: x"))
         deadletters.record(s, task_name="triggers.process_batch", task_id="t1", args=[],
                            kwargs={}, error="boom", attempts=9, tenant_id=tenant_id)  # fmt: skip
