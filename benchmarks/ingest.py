@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--requests", type=int, default=60_000)
     parser.add_argument("--profile", type=Path, help="cProfile the web process into this file")
+    parser.add_argument("--py-spy", type=Path, help="sample the web process with py-spy (raw)")
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -119,9 +120,18 @@ def main() -> None:
 
         profile = ["-m", "cProfile", "-o", str(opts.profile)] if opts.profile else []
         web = [sys.executable, *profile, "-m", "bridge", "web", "--port", str(web_port)]
-        with process(web, env, work / "web.log"):
+        with process(web, env, work / "web.log") as web_proc:
             wait_http(f"http://127.0.0.1:{web_port}/healthz")
+            spy = None
+            if opts.py_spy:
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "--threads", "--nonblocking", "-r", "250", "-f", "raw",
+                     "-d", str(opts.seconds), "-o", str(opts.py_spy), "-p", str(web_proc.pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             measured = wrk(f"http://127.0.0.1:{web_port}", opts.seconds, opts.connections, script)
+            if spy is not None:
+                spy.wait(30)
         report("ingest.bridge_signed_callouts", **measured)
         ratio = measured["requests_per_second"] / baseline["requests_per_second"]
         report("ingest.ratio", throughput_vs_bare=round(ratio, 3), goal=">= 0.5, p99 <= 25 ms")

@@ -12,6 +12,7 @@ import json
 import math
 import threading
 from collections import defaultdict
+from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
@@ -25,7 +26,31 @@ Field = str  # JSON [series name, [[label, value], ...]]
 
 
 def field_for(series: str, labels: dict[str, str]) -> Field:
-    return json.dumps([series, sorted(labels.items())], separators=(",", ":"))
+    return _field(series, tuple(sorted(labels.items())))
+
+
+@lru_cache(maxsize=16_384)
+def _field(series: str, pairs: tuple[tuple[str, str], ...]) -> Field:
+    # Label sets repeat (route x status): encode each once, not on every request.
+    return json.dumps([series, pairs], separators=(",", ":"))
+
+
+@lru_cache(maxsize=4_096)
+def _histogram_fields(
+    name: str, buckets: tuple[float, ...], pairs: tuple[tuple[str, str], ...]
+) -> tuple[Field, Field, tuple[tuple[float, Field], ...]]:
+    labels = dict(pairs)
+    by_bound = tuple(
+        (
+            bound,
+            field_for(
+                name + "_bucket",
+                {**labels, "le": "+Inf" if bound == math.inf else repr(float(bound))},
+            ),
+        )
+        for bound in (*buckets, math.inf)
+    )
+    return field_for(name + "_count", labels), field_for(name + "_sum", labels), by_bound
 
 
 def parse_field(field: str | bytes) -> tuple[str, dict[str, str]]:
@@ -48,16 +73,15 @@ class Recorder:
 
     def observe(self, metric: Metric, value: float, **labels: str) -> None:
         clean = _clean(metric, labels)
-        fields = [field_for(metric.name + "_count", clean), field_for(metric.name + "_sum", clean)]
-        for bound in (*metric.buckets, math.inf):
-            if value <= bound:
-                le = "+Inf" if bound == math.inf else repr(float(bound))
-                fields.append(field_for(metric.name + "_bucket", {**clean, "le": le}))
+        count, total, buckets = _histogram_fields(
+            metric.name, tuple(metric.buckets), tuple(sorted(clean.items()))
+        )
         with self._lock:
-            self._counters[fields[0]] += 1
-            self._counters[fields[1]] += value
-            for field in fields[2:]:
-                self._counters[field] += 1
+            self._counters[count] += 1
+            self._counters[total] += value
+            for bound, field in buckets:
+                if value <= bound:
+                    self._counters[field] += 1
 
     def set_gauge(self, name: str, value: float, **labels: str) -> None:
         """A last-value reading shared by all processes (the latest writer wins)."""
