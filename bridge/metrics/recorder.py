@@ -144,3 +144,10 @@ def _clean(metric: Metric, labels: dict[str, str]) -> dict[str, str]:
 
 # The one recorder of this process.
 RECORDER = Recorder()
+
+
+async def read_gauges(client: aioredis.Redis, *names: str) -> dict[str, float]:
+    """The shared last readings of label-less gauges (e.g. Salesforce usage), by name."""
+    fields = [field_for(name, {}) for name in names]
+    values = await client.hmget(GAUGES_KEY, fields)
+    return {name: float(v) for name, v in zip(names, values, strict=True) if v is not None}

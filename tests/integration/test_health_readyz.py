@@ -20,9 +20,9 @@ async def test_readyz_reports_stopped_redis(
         )
         ready = await client.get("/readyz")
         assert ready.status == 200
-        assert await ready.json() == {
-            "status": "ready", "checks": {"redis": "ok", "database": "ok", "broker": "ok"}
-        }  # fmt: skip
+        body = await ready.json()
+        assert body["status"] == "ready"
+        assert body["checks"] == {"redis": "ok", "database": "ok", "broker": "ok"}
     finally:
         server.stop()
     down = await client.get("/readyz")
@@ -33,3 +33,32 @@ async def test_readyz_reports_stopped_redis(
     assert body["checks"]["database"] == "ok"
     # Liveness does not depend on Redis.
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_readyz_reports_salesforce_usage_seen_by_workers(aiohttp_client, settings) -> None:
+    import redis as redis_sync
+
+    from bridge.app import create_app
+    from bridge.metrics import counters
+    from bridge.metrics.recorder import Recorder
+    from bridge.salesforce.usage import ApiUsage
+
+    client = await aiohttp_client(create_app(settings))
+    body = await (await client.get("/readyz")).json()
+    assert body["salesforce"]["api_used"] is None  # nobody has called Salesforce yet
+
+    usage = ApiUsage()
+    usage.observe_header("api-usage=1234/15000")
+    recorder = Recorder()
+    counters.RECORDER, saved = recorder, counters.RECORDER
+    try:
+        counters.salesforce_usage(usage)  # what a worker does after using the gateway
+    finally:
+        counters.RECORDER = saved
+    sync = redis_sync.Redis.from_url(settings.redis_url)
+    recorder.flush(sync)
+    sync.close()
+    body = await (await client.get("/readyz")).json()
+    assert body["status"] == "ready"
+    assert body["salesforce"]["api_used"] == 1234 and body["salesforce"]["api_limit"] == 15000
+    assert body["salesforce"]["share_used"] == round(1234 / 15000, 4)
