@@ -31,7 +31,7 @@ from bridge.web.bodylimit import body_limit_middleware
 from bridge.web.charging import CREDITS_CACHE, add_credits_header
 from bridge.web.endpoints import install_registry
 from bridge.web.errors import error_middleware
-from bridge.web.metrics import metrics_flusher, metrics_middleware
+from bridge.web.metrics import metrics_flusher
 from bridge.web.ratelimit import (
     RATE_LIMITER,
     RateLimiter,
@@ -52,7 +52,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_id_middleware,
-            metrics_middleware,
             access_log_middleware,
             error_middleware,
             body_limit_middleware,

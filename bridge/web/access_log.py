@@ -1,4 +1,6 @@
-"""One structured log line per request: method, path, status, duration, caller.
+"""One structured log line and the HTTP metrics per request: method, path, status, duration.
+
+One middleware does both, so the request is timed once and pays for one layer, not two.
 
 Deliberately no headers, query values or bodies: those carry keys and personal data. The
 redaction processor in `config.logging` is the second line of defence, not the first.
@@ -11,6 +13,7 @@ import time
 import structlog
 from aiohttp import web
 
+from bridge.metrics import counters
 from bridge.web.auth import PRINCIPAL
 from bridge.web.errors import Handler
 
@@ -29,13 +32,24 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = exc.status
         raise
     finally:
+        elapsed = time.perf_counter() - started
+        counters.http_request(request.method, route_of(request), status, elapsed)
         caller = request.get(PRINCIPAL)
         log.info(
             "request",
             method=request.method,
             path=request.path,
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(elapsed * 1000, 2),
             tenant_id=caller.tenant_id if caller else None,
             key_id=caller.key_id if caller else None,
         )
+
+
+def route_of(request: web.Request) -> str:
+    """The route template (`/v1/runs/{run_id}`), never the raw path: bounded label values."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+UNMATCHED = "(unmatched)"

@@ -1,5 +1,5 @@
-"""HTTP side of the metrics: the request-counting middleware, the flusher that pushes this
-process's counts to Redis, and `GET /metrics` (Prometheus text format).
+"""HTTP side of the metrics: the flusher that pushes this process's counts to Redis, and
+`GET /metrics` (Prometheus text format). Requests are counted by the access-log middleware.
 
 `/metrics` is public unless `BRIDGE_METRICS_TOKEN` is set (then `Authorization: Bearer <it>`):
 it shows counts and route templates, never keys, ids or personal data.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import time
 from collections.abc import AsyncIterator
 
 import redis
@@ -20,44 +19,20 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.db import Database
-from bridge.metrics import counters, live
+from bridge.metrics import live
 from bridge.metrics.exposition import Readings, read_totals, render
 from bridge.metrics.recorder import RECORDER
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.endpoints import EndpointTable
-from bridge.web.errors import ApiError, Handler
+from bridge.web.errors import ApiError
 
 log = structlog.get_logger(__name__)
 
 BROKER = web.AppKey("metrics_broker", redis.Redis)
-UNMATCHED = "(unmatched)"
 # A flush is one pipelined round trip; never let a stuck Redis hold up shutdown.
 FLUSH_TIMEOUT = 2.0
 
 routes = EndpointTable(tags=("Meta",))
-
-
-def route_of(request: web.Request) -> str:
-    """The route template (`/v1/runs/{run_id}`), never the raw path: bounded label values."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        counters.http_request(
-            request.method, route_of(request), status, time.perf_counter() - started
-        )
 
 
 async def metrics_flusher(app: web.Application) -> AsyncIterator[None]:
