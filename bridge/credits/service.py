@@ -150,7 +150,7 @@ def grant(db: Database, tenant_id: int, amount: int, *, reason: str = "grant") -
 
 
 def balance(db: Database, tenant_id: int) -> Balance:
-    with db.session() as session:
+    with db.read() as session:
         return Balance(*store.balance(session, tenant_id))
 
 
@@ -170,7 +170,7 @@ def usage(
     custom_value: str | None = None,
 ) -> int:
     """Credits used (debits net of refunds) between `start` and `end` inclusive."""
-    with db.session() as session:
+    with db.read() as session:
         return store.used(
             session, tenant_id, start, end,
             workflow_id=workflow_id, workflow_run_id=workflow_run_id,

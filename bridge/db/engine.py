@@ -27,11 +27,19 @@ class Database:
             # pysqlite's own BEGIN handling defers the lock; take it at the start instead, so
             # read-then-write transactions cannot deadlock against each other.
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            # Reads take no write lock: WAL lets them run beside a writer.
+            self.read_engine: Engine = create_engine(
+                url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            event.listen(self.read_engine, "connect", _sqlite_pragmas)
+            event.listen(self.read_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         else:
             self.engine = create_engine(
                 url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
             )
+            self.read_engine = self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -43,12 +51,21 @@ class Database:
         with self._sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction. On SQLite it does not take the write lock (use `session()`
+        for anything that writes, or reads in order to write)."""
+        with self._readers.begin() as session:
+            yield session
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

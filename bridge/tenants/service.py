@@ -175,7 +175,7 @@ def verify_key(db: Database, key: str) -> Verification:
     key_id = parse_key_id(key)
     if key_id is None:
         return Verification(KeyStatus.MALFORMED)
-    with db.session() as session:
+    with db.read() as session:
         row = session.get(ApiKey, key_id)
         # Compare hashes in constant time; the id is public, the secret is not.
         if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)):
@@ -265,7 +265,7 @@ def add_org(db: Database, tenant_name: str, org_id: str) -> int:
 
 
 def tenant_for_org(db: Database, org_id: str) -> int | None:
-    with db.session() as session:
+    with db.read() as session:
         org = session.get(SalesforceOrg, org_id)
         return org.tenant_id if org else None
 

@@ -140,7 +140,7 @@ async def polling_status(request: web.Request) -> web.Response:
     tenant_id = principal(request).tenant_id
 
     def load() -> list[PollingObjectStatus]:
-        with request.app[DB].session() as s:
+        with request.app[DB].read() as s:
             states = store.poll_states(s, tenant_id)
             return [PollingObjectStatus.from_state(state) for state in states]
 

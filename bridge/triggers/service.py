@@ -57,7 +57,7 @@ class TriggerConfigCache:
         return config
 
     def _load(self, tenant_id: int) -> TenantTriggerConfig:
-        with self.db.session() as s:
+        with self.db.read() as s:
             return TenantTriggerConfig(
                 frozenset(store.org_ids(s, tenant_id)), tuple(store.active_secrets(s, tenant_id))
             )
