@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bridge.ai.api import routes as ai_routes
 from bridge.credits.api import routes as credits_routes
 from bridge.dashboard.views import setup as setup_dashboard
 from bridge.enrichment.api import routes as enrichment_routes
@@ -50,6 +51,7 @@ def setup_routes(app: web.Application) -> None:
     )
     credits_routes.install(app)
     enrichment_routes.install(app)
+    ai_routes.install(app)
     triggers_routes.install(app)
     setup_routing(app)
     matching_routes.install(app)

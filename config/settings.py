@@ -213,6 +213,50 @@ class Settings(BaseSettings):
         120, ge=5, description="How long a running request holds its Idempotency-Key."
     )
 
+    # --- AI enrichment, deep research, batch agents -----------------------------------------
+    ai_base_url: str = Field(
+        "",
+        description="OpenAI-compatible API base (e.g. https://host/v1) for /v1/enrich/ai, "
+        "/v1/enrich/research and the deep-research agent; empty: those answer 503.",
+    )
+    ai_api_key: SecretStr = Field(SecretStr(""), description="Bearer key for the AI endpoint.")
+    ai_model: str = Field("", description="Chat model for every effort level without its own.")
+    ai_model_low: str = Field("", description="Chat model for effort=low (default: ai_model).")
+    ai_model_medium: str = Field("", description="Chat model for effort=medium (ai_model).")
+    ai_model_high: str = Field("", description="Chat model for effort=high (ai_model).")
+    ai_timeout_seconds: float = Field(60.0, description="Timeout of one chat-completions call.")
+    ai_prompts_dir: Path = Field(
+        Path("config/agents"), description="Agent-type system prompts (<agent_type>.md)."
+    )
+    ai_search_url: str = Field(
+        "",
+        description="Search tool for research (Tavily-style POST <url>/search); empty: "
+        "research answers from the model alone and says so.",
+    )
+    ai_search_api_key: SecretStr = Field(SecretStr(""), description="Bearer key for search.")
+    agents_chunk_size: int = Field(
+        50, ge=1, le=200, description="Records per worker task of a batch agent run."
+    )
+    agents_stale_after_seconds: float = Field(
+        300.0, description="A queued/running run silent this long is republished (resume)."
+    )
+    agents_max_resumes: int = Field(
+        20, description="A run republished more often than this is marked failed."
+    )
+    agents_storage_dir: str = Field(
+        "", description="Local result directory (file:// paths); empty: data_dir/agents."
+    )
+    agents_s3_bucket: str = Field("", description="S3 bucket for agent results; empty: local.")
+    agents_s3_prefix: str = Field("", description="Key prefix inside the bucket.")
+    agents_s3_endpoint_url: str = Field(
+        "", description="S3-compatible endpoint (MinIO and similar); empty: AWS."
+    )
+    agents_s3_region: str = Field("us-east-1", description="S3 region.")
+    agents_s3_access_key_id: SecretStr = Field(
+        SecretStr(""), description="S3 access key id; empty: boto3's default chain."
+    )
+    agents_s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
+
     # --- route logs, dashboard, metrics ------------------------------------------------------
     secret_key: SecretStr = Field(
         SecretStr(""),

@@ -1,0 +1,198 @@
+"""POST /v1/enrich/ai and /v1/enrich/research through the real app, SQL credits and a local
+chat-completions server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bridge.ai.credits import credits_for
+from bridge.app import create_app
+from bridge.credits import service as credits
+from bridge.db import Database
+from bridge.tenants import service as tenants
+from config.settings import Settings
+from tests.integration.test_ai_chat_server import ChatServer, RunningChat
+
+RESPONSE_FIELDS = {
+    "success", "query", "response", "confidence", "credits_consumed", "credits_remaining",
+    "token_usage", "processing_time_ms", "agent_used",
+}  # fmt: skip
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    server = ChatServer()
+    with RunningChat(server):
+        yield server
+
+
+def ai_settings(settings: Settings, chat: ChatServer, **extra: Any) -> Settings:
+    values = settings.model_dump()
+    values.update(ai_base_url=chat.url, ai_api_key=chat.api_key, ai_model="small",
+                  ai_model_high="big", **extra)  # fmt: skip
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def tenant(db: Database) -> dict[str, Any]:
+    created = tenants.create_key(db, "acme")
+    credits.grant(db, created.tenant_id, 100)
+    return {"Authorization": f"Bearer {created.key}", "tenant_id": created.tenant_id}
+
+
+def auth(tenant: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": tenant["Authorization"]}
+
+
+async def client_for(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_text_answer_with_documented_fields(aiohttp_client, settings, chat, tenant) -> None:
+    chat.replies.append("EV adoption is accelerating. " * 30)  # 870 characters: standard band
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post(
+        "/v1/enrich/ai", json={"query": "Analyse EV trends", "agent_type": "funding"},
+        headers=auth(tenant),
+    )  # fmt: skip
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert set(data) == RESPONSE_FIELDS
+    assert data["success"] is True and data["query"] == "Analyse EV trends"
+    assert data["response"] == ("EV adoption is accelerating. " * 30).strip()
+    assert data["agent_used"] == "funding"
+    assert data["credits_consumed"] == credits_for(len(data["response"])) == 4
+    assert data["credits_remaining"] == 96 and resp.headers["X-Credits-Remaining"] == "96"
+    usage = data["token_usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert 0.9 < data["confidence"] <= 1.0  # exp(-0.05) from the provider's logprobs
+    sent = chat.requests[-1]
+    assert sent["model"] == "small" and "response_format" not in sent
+    assert "funding" in sent["messages"][0]["content"]  # the funding agent's prompt file
+    assert sent["messages"][1]["content"] == "Analyse EV trends"
+
+
+async def test_json_mode_parses_and_retries_once(aiohttp_client, settings, chat, tenant, db):
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    body = {"query": "Extract the company", "options": {"format_json": True}, "effort": "high"}
+    chat.replies.append('{"company": "Acme", "employees": 40}')
+    resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["response"] == {"company": "Acme", "employees": 40}
+    assert data["credits_consumed"] == 1 + 1  # short answer + 1 for JSON
+    assert chat.requests[-1]["model"] == "big"
+    assert chat.requests[-1]["response_format"] == {"type": "json_object"}
+    # Invalid JSON first: one retry showing the model its error, +2 for JSON.
+    chat.replies.extend(["Sure! company: Acme", '```json\n{"company": "Acme"}\n```'])
+    resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["response"] == {"company": "Acme"} and data["credits_consumed"] == 3
+    retry = chat.requests[-1]["messages"]
+    assert retry[-2] == {"role": "assistant", "content": "Sure! company: Acme"}
+    assert "not a valid JSON object" in retry[-1]["content"]
+    # Invalid twice: a 502 in the documented shape, nothing charged, nothing made up.
+    chat.replies.extend(["nope", "[1, 2]"])
+    resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 502 and data["error"] == "AI provider error"
+    assert "invalid JSON twice" in data["details"]
+    assert credits.remaining(db, tenant["tenant_id"]) == 100 - 2 - 3
+
+
+async def test_max_credits_caps_the_charge(aiohttp_client, settings, chat, tenant) -> None:
+    chat.replies.append("x" * 5000)  # complex band: 9 credits
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post(
+        "/v1/enrich/ai", json={"query": "long", "max_credits": 5}, headers=auth(tenant)
+    )
+    data = await resp.json()
+    assert credits_for(5000) == 9
+    assert data["credits_consumed"] == 5 and data["credits_remaining"] == 95
+
+
+async def test_unconfigured_is_a_503_not_an_answer(aiohttp_client, settings, tenant, db):
+    client = await client_for(aiohttp_client, settings)
+    for path in ("/v1/enrich/ai", "/v1/enrich/research"):
+        resp = await client.post(path, json={"query": "anything"}, headers=auth(tenant))
+        data = await resp.json()
+        assert resp.status == 503, data
+        assert set(data) == {"error", "details", "request_id", "credits_required",
+                             "credits_remaining", "retry_after"}  # fmt: skip
+        assert data["error"] == "AI enrichment is not configured"
+        assert "BRIDGE_AI_BASE_URL" in data["details"]
+    assert credits.remaining(db, tenant["tenant_id"]) == 100
+
+
+async def test_validation(aiohttp_client, settings, chat, tenant) -> None:
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    bad = [
+        {"query": ""}, {"query": "   "}, {"query": "x" * 8001}, {},
+        {"query": "q", "effort": "extreme"}, {"query": "q", "agent_type": "sales"},
+        {"query": "q", "options": {"format_json": "yes"}}, {"query": "q", "max_credits": 0},
+    ]  # fmt: skip
+    for body in bad:
+        resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
+        data = await resp.json()
+        assert resp.status == 422, (body, data)
+        assert data["detail"][0]["loc"][0] == "body"
+    resp = await client.post("/v1/enrich/ai", json={"query": "x" * 8000}, headers=auth(tenant))
+    assert resp.status == 200
+    assert not chat.requests[:-1]  # nothing invalid reached the model
+
+
+async def test_unreachable_model_is_502_and_refunded(aiohttp_client, settings, chat, tenant, db):
+    chat.failures.append(500)
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    assert resp.status == 502
+    assert (await resp.json())["details"] == "AI endpoint answered HTTP 500"
+    assert credits.remaining(db, tenant["tenant_id"]) == 100
+
+
+async def test_empty_account_is_402_before_the_model(aiohttp_client, settings, chat, db):
+    created = tenants.create_key(db, "broke")
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post(
+        "/v1/enrich/ai", json={"query": "q"}, headers={"Authorization": f"Bearer {created.key}"}
+    )
+    assert resp.status == 402 and not chat.requests
+
+
+async def test_research_without_search_says_so(aiohttp_client, settings, chat, tenant) -> None:
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post(
+        "/v1/enrich/research", json={"query": "Battery storage news"}, headers=auth(tenant)
+    )
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["agent_used"] == "general"
+    assert "live web search was not available" in data["response"]
+    system = chat.requests[-1]["messages"][0]["content"]
+    assert "No live web search is available" in system
+    assert chat.requests[-1]["model"] == "small"  # research defaults to medium -> ai_model
+
+
+async def test_research_with_search_tool(aiohttp_client, settings, chat, tenant) -> None:
+    chat.search_results = [
+        {"title": "Grid batteries 2025", "url": "https://example.org/a", "content": "Sodium."}
+    ]
+    configured = ai_settings(settings, chat, ai_search_url=chat.url.removesuffix("/v1"))
+    client = await client_for(aiohttp_client, configured)
+    body = {"query": "Battery storage news", "options": {"format_json": True}, "effort": "high"}
+    resp = await client.post("/v1/enrich/research", json=body, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert isinstance(data["response"], dict) and "limitations" not in data["response"]
+    assert chat.searches == [
+        {"query": "Battery storage news", "max_results": 8, "search_depth": "advanced"}
+    ]
+    user = chat.requests[-1]["messages"][1]["content"]
+    assert "[1] Grid batteries 2025 (https://example.org/a)" in user
+    assert json.loads(json.dumps(data["response"]))["answer"].startswith("About:")

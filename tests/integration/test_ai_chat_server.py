@@ -1,0 +1,124 @@
+"""A local HTTP server speaking the OpenAI chat-completions protocol (and a Tavily-style
+`/search`), standing in for the paid language-model and search APIs: Bearer auth, scripted
+answers (else a default answer derived from the question), `usage`, `logprobs`, optional delay
+and failures, and a log of every request it answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from aiohttp import web
+
+from bridge.embedded_redis import free_port
+
+
+@dataclass
+class ChatServer:
+    api_key: str = "sk-test-1"
+    replies: list[str] = field(default_factory=list)  # answered in order, then the default
+    failures: list[int] = field(default_factory=list)  # HTTP statuses answered first
+    delay: float = 0.0
+    search_results: list[dict[str, str]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def default_reply(self, body: dict[str, Any]) -> str:
+        question = body["messages"][-1]["content"]
+        if body.get("response_format", {}).get("type") == "json_object":
+            return json.dumps({"answer": f"About: {question[:60]}", "words": len(question.split())})
+        return f"Answer about: {question[:200]}"
+
+    async def chat(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response({"error": {"message": "Invalid API key"}}, status=401)
+        body = await request.json()
+        self.requests.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.failures:
+            return web.json_response({"error": {"message": "boom"}}, status=self.failures.pop(0))
+        content = self.replies.pop(0) if self.replies else self.default_reply(body)
+        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        tokens = content.split() or [""]
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                        "logprobs": {"content": [{"token": t, "logprob": -0.05} for t in tokens]},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": prompt_tokens + len(tokens),
+                },
+            }
+        )
+
+    async def search(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.searches.append(body)
+        return web.json_response({"query": body["query"], "results": self.search_results})
+
+
+class RunningChat:
+    """Serves a `ChatServer` from a thread with its own event loop."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner: web.AppRunner | None = None
+
+    def __enter__(self) -> ChatServer:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.server.chat)
+        app.router.add_post("/search", self.server.search)
+        self.server.port = free_port()
+        self.thread.start()
+
+        async def start() -> None:
+            self.runner = web.AppRunner(app, access_log=None)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", self.server.port).start()
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_stand_in_speaks_chat_completions() -> None:
+    server = ChatServer(replies=["Hello there"])
+    with RunningChat(server):
+        url = f"{server.url}/chat/completions"
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi you"}]}
+        assert requests.post(url, json=body, timeout=5).status_code == 401
+        auth = {"Authorization": f"Bearer {server.api_key}"}
+        data = requests.post(url, json=body, headers=auth, timeout=5).json()
+        assert data["choices"][0]["message"]["content"] == "Hello there"
+        assert data["usage"] == {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}
+        assert data["model"] == "m"
