@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.ai.api import routes as ai_routes
+from bridge.conversion.api import routes as conversion_routes
 from bridge.credits.api import routes as credits_routes
 from bridge.dashboard.views import setup as setup_dashboard
 from bridge.enrichment.api import routes as enrichment_routes
@@ -55,6 +56,7 @@ def setup_routes(app: web.Application) -> None:
     triggers_routes.install(app)
     setup_routing(app)
     matching_routes.install(app)
+    conversion_routes.install(app)  # after routing and matching: it reuses their services
     setup_logs(app)
     metrics_routes.install(app)
     setup_dashboard(app)

@@ -213,6 +213,16 @@ class Settings(BaseSettings):
         120, ge=5, description="How long a running request holds its Idempotency-Key."
     )
 
+    # --- lead conversion -------------------------------------------------------------------
+    conversion_create_opportunity: bool = Field(
+        False, description="Lead conversion also creates an Opportunity (convertLead's default)."
+    )
+    conversion_refresh_index: bool = Field(
+        True,
+        description="Refresh the tenant's match index from Salesforce before the duplicate "
+        "pre-check, so records created since the last poll are found.",
+    )
+
     # --- AI enrichment, deep research, batch agents -----------------------------------------
     ai_base_url: str = Field(
         "",

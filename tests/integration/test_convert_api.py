@@ -1,0 +1,298 @@
+"""POST /v1/salesforce/convert through the real app, SQL, Redis and the sandbox over HTTPS:
+leads convert into matching records (never beside them), route logs keep every diff."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bridge.app import create_app
+from bridge.credits import service as credits
+from bridge.db import Database
+from bridge.logs.tables import RouteLog
+from bridge.salesforce.gateway import SalesforceGateway
+from bridge.salesforce.ids import to_18
+from bridge.tenants import service as tenants
+from config.settings import Settings
+from tests.conftest import with_sandbox
+
+DOCUMENTED = {
+    "success", "status", "account_id", "contact_id", "owner_id", "actions", "credits_consumed",
+    "credits_remaining", "processing_time_ms", "cached",
+}  # fmt: skip
+MISSING = to_18("00Q000000000001")
+MATCH_POLICY = {
+    "contact": {"by": ["email:eq", "name_company:fuzzy0.8"], "create_if_no_match": True},
+    "account": {"by": ["domain:eq", "name:fuzzy0.8"], "create_if_no_match": True},
+}
+
+
+@pytest.fixture
+def tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def sf_settings(settings: Settings, sandbox: Any) -> Settings:
+    return with_sandbox(settings, sandbox, rate_limit_sync_per_min=100_000, routing_pools_file=None)
+
+
+@pytest.fixture
+def gateway(sf_settings: Settings) -> SalesforceGateway:
+    gw = SalesforceGateway.from_settings(sf_settings)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, sf_settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(sf_settings))
+
+
+@pytest.fixture
+def tenant(db: Database, sandbox: Any) -> dict[str, Any]:
+    created = tenants.create_key(db, "acme")
+    tenants.add_org(db, "acme", sandbox.org_id)
+    credits.grant(db, created.tenant_id, 1000)
+    return {"key": created.key, "tenant_id": created.tenant_id}
+
+
+@pytest.fixture
+def seeded(sandbox: Any, tag: str) -> dict[str, str]:
+    """An account and its contact, then a near-duplicate lead (typo'd company, same email)."""
+    account = sandbox.create(
+        "Account",
+        {"Name": f"Zentrix{tag} Holdings Inc.", "Website": f"https://www.zentrix{tag}.com"},
+    )
+    contact = sandbox.create(
+        "Contact",
+        {
+            "FirstName": "Maria",
+            "LastName": f"Lopez{tag}",
+            "Email": f"maria.lopez@zentrix{tag}.com",
+            "AccountId": account,
+        },
+    )
+    lead = sandbox.create("Lead", {"FirstName": "Maria", "LastName": f"Lopez{tag}",
+                                   "Company": f"Zentrix{tag} Holdngs",
+                                   "Email": f"Maria.Lopez@zentrix{tag}.com", "Title": "CTO",
+                                   "City": "Austin"})  # fmt: skip
+    return {"account": account, "contact": contact, "lead": lead}
+
+
+def auth(tenant: dict[str, Any], **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tenant['key']}", **headers}
+
+
+def ids(sandbox: Any, sobject: str) -> set[str]:
+    rows = sandbox.salesforce().query_all(f"SELECT Id FROM {sobject}")["records"]  # noqa: S608
+    return {r["Id"] for r in rows}
+
+
+def lead_state(gateway: SalesforceGateway, lead: str) -> dict[str, Any]:
+    fields = ["Id", "IsConverted", "ConvertedAccountId", "ConvertedContactId", "OwnerId"]
+    return gateway.fetch("Lead", [lead], fields)[0]
+
+
+def logs(db: Database, tenant_id: int) -> list[RouteLog]:
+    with db.session() as session:
+        query = session.query(RouteLog).filter(RouteLog.tenant_id == tenant_id)
+        return list(query.order_by(RouteLog.id))
+
+
+async def convert(client: TestClient, tenant: dict[str, Any], body: dict[str, Any],
+                  **headers: str) -> tuple[int, Any, Any]:  # fmt: skip
+    resp = await client.post("/v1/salesforce/convert", json=body, headers=auth(tenant, **headers))
+    return resp.status, await resp.json(), resp.headers
+
+
+async def test_converts_into_the_matching_account_and_contact(
+    client, tenant, seeded, sandbox, gateway, db
+) -> None:
+    accounts, contacts = ids(sandbox, "Account"), ids(sandbox, "Contact")
+    body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY}
+    status, data, _ = await convert(client, tenant, body)
+    assert status == 200, data
+    assert set(data) == DOCUMENTED
+    assert data["success"] is True and data["status"] == "converted" and data["cached"] is False
+    assert data["account_id"] == seeded["account"] and data["contact_id"] == seeded["contact"]
+    assert data["credits_consumed"] == 5 and data["credits_remaining"] == 995
+    # Nothing was created beside the existing records.
+    assert ids(sandbox, "Account") == accounts and ids(sandbox, "Contact") == contacts
+    state = lead_state(gateway, seeded["lead"])
+    assert state["IsConverted"] is True
+    assert (state["ConvertedAccountId"], state["ConvertedContactId"]) == (
+        seeded["account"], seeded["contact"])  # fmt: skip
+    kinds = [a["type"] for a in data["actions"]]
+    assert kinds[:2] == ["match_contact", "match_account"] and "convert" in kinds
+    contact_match = data["actions"][0]
+    assert (
+        contact_match["sf_id"] == seeded["contact"] and "email:eq" in contact_match["rules_fired"]
+    )
+    assert contact_match["score"] > 0.8 and "matched Contact" in contact_match["message"]
+    merged = [a for a in data["actions"] if a["type"] == "merge"]
+    assert {a["object"] for a in merged} == {"Contact", "Account"}
+    contact_merge = next(a for a in merged if a["object"] == "Contact")
+    # Salesforce fills only the contact's empty fields: Title and city came from the lead.
+    assert contact_merge["diff"]["Title"] == {"old": None, "new": "CTO"}
+    assert contact_merge["diff"]["MailingCity"] == {"old": None, "new": "Austin"}
+    assert "Email" not in contact_merge["diff"]
+    entries = logs(db, tenant["tenant_id"])
+    by_action = {(e.action, e.object): e for e in entries}
+    convert_log = by_action[("convert", "Lead")]
+    assert convert_log.object_id == seeded["lead"] and convert_log.idempotency_key is None
+    assert convert_log.diff["Lead"]["IsConverted"] == {"old": False, "new": True}
+    assert convert_log.diff["Contact"]["created"] is False
+    assert convert_log.diff["Contact"]["changes"]["Title"]["new"] == "CTO"
+    assert convert_log.diff["Account"] == {
+        "id": seeded["account"],
+        "created": False,
+        "changes": convert_log.diff["Account"]["changes"],
+    }
+    merge_log = by_action[("merge", "Contact")]
+    assert merge_log.object_id == seeded["contact"]
+    assert merge_log.diff["changes"]["Title"] == {"old": None, "new": "CTO"}
+    assert merge_log.diff["lead_id"] == seeded["lead"]
+    assert ("merge", "Account") in by_action
+
+
+async def test_no_match_and_create_if_no_match_false_leaves_the_lead(
+    client, tenant, sandbox, gateway, db, tag
+) -> None:
+    lead = sandbox.create("Lead", {"LastName": f"Nobody{tag}", "Company": f"Quokka{tag} Ltd",
+                                   "Email": f"x@quokka{tag}.io"})  # fmt: skip
+    accounts = ids(sandbox, "Account")
+    policy = {"contact": {"by": ["email:eq"], "create_if_no_match": False},
+              "account": {"by": ["domain:eq"], "create_if_no_match": True}}  # fmt: skip
+    status, data, _ = await convert(client, tenant, {"lead_sf_id": lead, "match_policy": policy})
+    assert status == 200, data
+    assert data["success"] is False and data["status"] == "failed"
+    assert data["account_id"] is None and data["contact_id"] is None
+    last = data["actions"][-1]
+    assert last["type"] == "not_converted"
+    assert "no Contact matched and match_policy.contact.create_if_no_match is false" in (
+        last["message"])  # fmt: skip
+    # The pre-check ran (2 credits); the conversion (3) was refunded.
+    assert data["credits_consumed"] == 2 and data["credits_remaining"] == 998
+    assert lead_state(gateway, lead)["IsConverted"] is False
+    assert ids(sandbox, "Account") == accounts
+    (entry,) = logs(db, tenant["tenant_id"])
+    assert entry.action == "skip" and entry.object_id == lead and "create_if_no_match" in (
+        entry.reason)  # fmt: skip
+
+
+async def test_already_converted_lead_reports_duplicate(client, tenant, seeded, gateway) -> None:
+    body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY}
+    status, first, _ = await convert(client, tenant, body)
+    assert status == 200 and first["status"] == "converted"
+    status, data, _ = await convert(client, tenant, body)  # no Idempotency-Key
+    assert status == 200, data
+    assert data["status"] == "duplicate" and data["success"] is True
+    assert (data["account_id"], data["contact_id"]) == (seeded["account"], seeded["contact"])
+    assert data["owner_id"] == lead_state(gateway, seeded["lead"])["OwnerId"]
+    assert data["actions"][0]["type"] == "duplicate"
+    assert data["credits_consumed"] == 0 and data["credits_remaining"] == 995
+
+
+async def test_idempotency_key_replay_conflict_and_mismatch(
+    client, tenant, seeded, sandbox, db
+) -> None:
+    body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY}
+    key = {"Idempotency-Key": f'"convert-{seeded["lead"]}"'}
+    sandbox.add_fault(kind="latency", path="Soap", latency_ms=1500, times=1)
+    try:
+        first = asyncio.ensure_future(convert(client, tenant, body, **key))
+        await asyncio.sleep(0.7)  # the first one is inside convertLead
+        status, data, _ = await convert(client, tenant, body, **key)
+        assert status == 409, data
+        assert data["error"] == "A request with this Idempotency-Key is still being processed"
+        status, original, _ = await first
+    finally:
+        sandbox.clear_faults()
+    assert status == 200 and original["status"] == "converted"
+    status, replay, headers = await convert(client, tenant, body, **key)
+    assert status == 200 and headers["Idempotent-Replayed"] == "true"
+    assert replay == original  # byte for byte the stored answer: converted, not duplicate
+    status, data, _ = await convert(
+        client,
+        tenant,
+        {**body, "merge_policy": {"on_contact_match": "create_separate_contact"}},
+        **key,
+    )
+    assert status == 422 and data["detail"][0]["type"] == "idempotency_key_reused"
+    assert credits.remaining(db, tenant["tenant_id"]) == 995  # charged once
+
+
+async def test_owner_from_a_round_robin_pool(client, tenant, seeded, sandbox, gateway, db) -> None:
+    sandbox.seed(users=6, seed=21)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    resp = await client.post(
+        "/v1/routing/pools",
+        headers=auth(tenant),
+        json={"name": "converters", "members": [{"user_id": a, "weight": 2}, {"user_id": b}]},
+    )
+    assert resp.status == 201, await resp.json()
+    before = lead_state(gateway, seeded["lead"])["OwnerId"]
+    body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY,
+            "set_owner_round_robin_pool": "converters",
+            "logs": {"reason": "SDR qualified"}}  # fmt: skip
+    status, data, _ = await convert(client, tenant, body, **{"Idempotency-Key": "rr-1"})
+    assert status == 200, data
+    assert data["status"] == "converted" and data["owner_id"] == a  # weight 2 goes first
+    assert data["credits_consumed"] == 6 and data["credits_remaining"] == 994
+    owner = next(x for x in data["actions"] if x["type"] == "assign_owner")
+    assert owner["pool"] == "converters" and owner["sequence"] == 1 and owner["sf_id"] == a
+    assert lead_state(gateway, seeded["lead"])["OwnerId"] == a
+    entries = {e.action: e for e in logs(db, tenant["tenant_id"]) if e.object == "Lead"}
+    convert_log, assign_log = entries["convert"], entries["assign"]
+    assert (convert_log.pool, convert_log.assigned_to, convert_log.sequence) == ("converters", a, 1)
+    assert convert_log.prev_owner == before and convert_log.idempotency_key == "rr-1"
+    assert convert_log.reason.endswith("(SDR qualified)")
+    assert convert_log.diff["Lead"]["OwnerId"] == {"old": before, "new": a}
+    assert (assign_log.assigned_to, assign_log.sequence, assign_log.reason) == (a, 1, "convert")
+    resp = await client.get("/v1/routing/pools/converters", headers=auth(tenant))
+    assert (await resp.json())["sequence"] == 1  # the rotation advanced once
+
+
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        ({"lead_sf_id": to_18("001000000000001")}, ["body", "lead_sf_id"]),
+        ({"lead_sf_id": "nope"}, ["body", "lead_sf_id"]),
+        ({"match_policy": {"contact": {"by": ["colour:eq"]}}}, ["body", "match_policy"]),
+        ({"merge_policy": {"on_contact_match": "merge_everything"}}, ["body", "merge_policy"]),
+        ({"surprise": 1}, ["body", "surprise"]),
+    ],
+)
+async def test_bad_requests_are_422(client, tenant, change, where) -> None:
+    body = {"lead_sf_id": MISSING, **change}
+    status, data, _ = await convert(client, tenant, body)
+    assert status == 422, data
+    assert data["detail"][0]["loc"][: len(where)] == where
+
+
+async def test_unknown_lead_and_pool_are_404_and_free(client, tenant, db) -> None:
+    status, data, _ = await convert(client, tenant, {"lead_sf_id": MISSING})
+    assert status == 404 and data["details"] == {"lead_sf_id": MISSING}
+    status, data, _ = await convert(
+        client, tenant, {"lead_sf_id": MISSING, "set_owner_round_robin_pool": "x"}
+    )
+    assert status == 404 and data["details"] == {"pool": "x"}
+    assert credits.remaining(db, tenant["tenant_id"]) == 1000
+
+
+async def test_without_match_policy_salesforce_creates_new_records(
+    client, tenant, seeded, sandbox
+) -> None:
+    accounts, contacts = ids(sandbox, "Account"), ids(sandbox, "Contact")
+    status, data, _ = await convert(client, tenant, {"lead_sf_id": seeded["lead"]})
+    assert status == 200 and data["status"] == "converted", data
+    assert data["credits_consumed"] == 3
+    assert data["account_id"] not in accounts and data["contact_id"] not in contacts
+    assert ids(sandbox, "Account") == accounts | {data["account_id"]}
+    assert [a["type"] for a in data["actions"]] == ["create", "create", "convert"]
