@@ -1,0 +1,1 @@
+"""Form submissions: validated, enriched within a time budget, and dispositioned."""

@@ -1,0 +1,1 @@
+"""Workflows: named step lists triggered by external systems, run by workers."""
