@@ -14,6 +14,7 @@ from bridge.conversion.api import routes as conversion_routes
 from bridge.credits.api import routes as credits_routes
 from bridge.dashboard.views import setup as setup_dashboard
 from bridge.enrichment.api import routes as enrichment_routes
+from bridge.forms.api import routes as forms_routes
 from bridge.logs.api import setup as setup_logs
 from bridge.matching.api import routes as matching_routes
 from bridge.routing.api import setup as setup_routing
@@ -56,6 +57,7 @@ def setup_routes(app: web.Application) -> None:
     triggers_routes.install(app)
     setup_routing(app)
     matching_routes.install(app)
+    forms_routes.install(app)
     conversion_routes.install(app)  # after routing and matching: it reuses their services
     setup_logs(app)
     metrics_routes.install(app)

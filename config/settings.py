@@ -267,6 +267,35 @@ class Settings(BaseSettings):
     )
     agents_s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
 
+    # --- forms and workflows ----------------------------------------------------------------
+    forms_check_deliverability: bool = Field(
+        False, description="Form emails: also check the domain accepts mail (DNS lookup)."
+    )
+    forms_default_region: str = Field(
+        "US", description="Region for phones typed without a country code (ISO 3166 alpha-2)."
+    )
+    forms_sources: dict[str, dict[str, object]] = Field(
+        {},
+        description="Per form_source: {\"required\": [fields], \"region\": \"DE\"} (JSON); "
+        "email is always required.",
+    )
+    forms_time_budget_seconds: float = Field(
+        2.5, gt=0, description="Enrichment time budget per submission; slower providers cut off."
+    )
+    forms_burst_per_ip: int = Field(
+        30, ge=1, description="Form submissions per client IP per 10 seconds (spam burst limit)."
+    )
+    forms_webhook_attempts: int = Field(
+        3, ge=1, le=10, description="Attempts to push a submission to a marketing webhook."
+    )
+    forms_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Standard Webhooks secret (whsec_...) signing marketing-webhook pushes.",
+    )
+    workflows_config: Path | None = Field(
+        None, description="Workflow YAML (named step lists); default: config/workflows.yaml."
+    )
+
     # --- route logs, dashboard, metrics ------------------------------------------------------
     secret_key: SecretStr = Field(
         SecretStr(""),
