@@ -72,7 +72,7 @@ def _policy(options: Mapping[str, Any], settings: Any) -> Policy:
 
     raw = {k: options[k] for k in POLICY_KEYS if k in options}
     try:  # the lead id is a placeholder: only the policy is read
-        body = ConvertRequest.model_validate({"lead_sf_id": "00Q000000000000AAA", **raw})
+        body = ConvertRequest.model_validate({"lead_sf_id": "00Q000000000000", **raw})
     except ValidationError as exc:
         raise ValueError(f"convert step options: {exc}") from None
     return policy_from_request(body, create_opportunity=settings.conversion_create_opportunity)
