@@ -296,3 +296,20 @@ async def test_without_match_policy_salesforce_creates_new_records(
     assert data["account_id"] not in accounts and data["contact_id"] not in contacts
     assert ids(sandbox, "Account") == accounts | {data["account_id"]}
     assert [a["type"] for a in data["actions"]] == ["create", "create", "convert"]
+
+
+async def test_separate_contact_policy_and_foreign_org(client, tenant, seeded, sandbox, db) -> None:
+    body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY,
+            "merge_policy": {"on_contact_match": "create_separate_contact"}}  # fmt: skip
+    status, data, _ = await convert(client, tenant, body)
+    assert status == 200 and data["status"] == "converted", data
+    assert data["account_id"] == seeded["account"]  # attached to the matched account
+    assert data["contact_id"] != seeded["contact"]  # a new contact, as the policy says
+    assert any(a["type"] == "policy" and a["sf_id"] == seeded["contact"] for a in data["actions"])
+    other = tenants.create_key(db, "globex")  # owns no org: may not convert the org's leads
+    credits.grant(db, other.tenant_id, 10)
+    resp = await client.post("/v1/salesforce/convert", json={"lead_sf_id": seeded["lead"]},
+                             headers={"Authorization": f"Bearer {other.key}"})  # fmt: skip
+    assert resp.status == 409
+    assert (await resp.json())["details"]["reason"].startswith("no Salesforce org")
+    assert credits.remaining(db, other.tenant_id) == 10
