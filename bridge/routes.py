@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bridge.agents.api import routes as agents_routes
 from bridge.ai.api import routes as ai_routes
 from bridge.conversion.api import routes as conversion_routes
 from bridge.credits.api import routes as credits_routes
@@ -54,6 +55,7 @@ def setup_routes(app: web.Application) -> None:
     credits_routes.install(app)
     enrichment_routes.install(app)
     ai_routes.install(app)
+    agents_routes.install(app)
     triggers_routes.install(app)
     setup_routing(app)
     matching_routes.install(app)

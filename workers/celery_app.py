@@ -17,6 +17,7 @@ from workers import signals as _signals  # noqa: F401  (connects the signal hand
 from workers.schedule import beat_schedule
 
 TASK_MODULES = [
+    "workers.tasks.agents",
     "workers.tasks.diagnostics",
     "workers.tasks.housekeeping",
     "workers.tasks.logs",

@@ -13,6 +13,7 @@ from typing import Any
 from config.settings import Settings
 
 BACKLOG_REPORT_SECONDS = 60.0
+AGENT_RESUME_SECONDS = 60.0
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -42,6 +43,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "logs.cleanup_due",
             "schedule": settings.log_cleanup_check_minutes * 60.0,
             "options": {"expires": settings.log_cleanup_check_minutes * 60.0 - 5},
+        },
+        # Batch agent runs gone silent (a killed worker, a lost publish) are republished.
+        "resume-agent-runs": {
+            "task": "agents.resume_stale",
+            "schedule": AGENT_RESUME_SECONDS,
+            "options": {"expires": AGENT_RESUME_SECONDS - 5},
         },
         "report-backlog": {
             "task": "housekeeping.report_backlog",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bridge.cli.agents import agents
 from bridge.cli.credits import credits
 from bridge.cli.deadletters import dead_letters
 from bridge.cli.dispatcher import dispatcher
@@ -38,6 +39,7 @@ def sandbox(args: tuple[str, ...]) -> None:
 COMMANDS = (
     up, web, worker, beat, dispatcher, migrate, keys, orgs, webhooks, credits, dead_letters,
     match, pools, logs,
+    agents,
 )  # fmt: skip
 for command in COMMANDS:
     main.add_command(command)

@@ -1,5 +1,6 @@
 """Imports every domain's tables so `Base.metadata` is complete (Alembic, tests)."""
 
+from bridge.agents import tables as agents_tables
 from bridge.credits import tables as credits_tables
 from bridge.db.base import Base
 from bridge.deadletters import tables as deadletters_tables
@@ -13,6 +14,7 @@ from bridge.workflows import tables as workflows_tables
 metadata = Base.metadata
 
 __all__ = [
+    "agents_tables",
     "credits_tables",
     "deadletters_tables",
     "forms_tables",

@@ -1,0 +1,261 @@
+"""Batch agents through the real app, SQL, Redis, the sandbox (over HTTPS through the gateway),
+a local upstream enrichment API and a local chat-completions server. Runs are stepped with the
+same `runner.step` the worker task calls (the worker process itself: tests/e2e)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bridge.agents import runner
+from bridge.agents.storage import key_of
+from bridge.app import create_app
+from bridge.credits import service as credits
+from bridge.db import Database
+from bridge.tenants import service as tenants
+from config.settings import Settings
+from tests.conftest import with_sandbox
+from tests.integration.test_agents_harness import harness, make_leads, read_csv, teach
+from tests.integration.test_ai_chat_server import ChatServer, RunningChat
+from tests.integration.test_enrich_upstream_server import RunningUpstream, UpstreamServer
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer(balance=100_000)
+    teach(server)
+    with RunningUpstream(server):
+        yield server
+
+
+@pytest.fixture
+def chat() -> Iterator[ChatServer]:
+    server = ChatServer()
+    with RunningChat(server):
+        yield server
+
+
+@pytest.fixture
+def agent_settings(settings: Settings, sandbox: Any, upstream: UpstreamServer, chat: ChatServer):
+    return with_sandbox(
+        settings, sandbox, enrich_upstream_url=upstream.url,
+        enrich_upstream_api_key=upstream.api_key, ai_base_url=chat.url, ai_api_key=chat.api_key,
+        ai_model="small", rate_limit_batch_per_min=1000,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tenant(db: Database) -> dict[str, Any]:
+    created = tenants.create_key(db, "acme")
+    credits.grant(db, created.tenant_id, 1000)
+    return {"headers": {"Authorization": f"Bearer {created.key}"}, "id": created.tenant_id}
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, agent_settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(agent_settings))
+
+
+async def submit(client: TestClient, tenant: dict[str, Any], agent: str, body: dict[str, Any]):
+    resp = await client.post(f"/v1/agents/{agent}", json=body, headers=tenant["headers"])
+    data = await resp.json()
+    assert resp.status == 202, data
+    assert set(data) == {"run_id", "result_path", "credits_csv_path"}
+    return data
+
+
+async def status(client: TestClient, tenant: dict[str, Any], run_id: str) -> dict[str, Any]:
+    resp = await client.get(f"/v1/agents/runs/{run_id}/status", headers=tenant["headers"])
+    assert resp.status == 200
+    return await resp.json()
+
+
+def fetch_csvs(h: Any, accepted: dict[str, str]) -> tuple[Any, Any]:
+    results = read_csv(h.storage.get(key_of(h.storage, accepted["result_path"])))
+    spent = read_csv(h.storage.get(key_of(h.storage, accepted["credits_csv_path"])))
+    return results, spent
+
+
+async def test_phone_agent_end_to_end(client, tenant, sandbox, agent_settings, db) -> None:
+    leads = make_leads(sandbox)
+    accepted = await submit(
+        client, tenant, "phone", {"ids": [*leads, "bogus-id"], "max_credits": 100}
+    )
+    run_id = accepted["run_id"]
+    day = r"\d{4}-\d{2}-\d{2}"
+    assert re.fullmatch(rf"file:///.+/person/phone-enrichment-batch_{day}_{run_id}\.csv",
+                        accepted["result_path"])  # fmt: skip
+    assert re.fullmatch(rf"file:///.+/person/phone-enrichment/{day}/{run_id}_credits\.csv",
+                        accepted["credits_csv_path"])  # fmt: skip
+    first = await status(client, tenant, run_id)
+    assert first["status"] == "queued" and first["total"] == 6 and first["started_at"] is None
+    h = harness(agent_settings, db)
+    h.drive(run_id)
+    done = await status(client, tenant, run_id)
+    assert done["status"] == "completed"
+    assert (done["processed"], done["found"], done["skipped"], done["errors"]) == (4, 2, 2, 0)
+    assert done["credits_consumed"] == 10 and done["not_processed"] == 0
+    assert done["created_at"] <= done["started_at"] <= done["finished_at"]
+    (header, rows), (c_header, c_rows) = fetch_csvs(h, accepted)
+    assert header == ["id", "first_name", "last_name", "company_name", "company_url",
+                      "linkedin", "phone_number", "phone_found"]  # fmt: skip
+    by_name = {r["last_name"]: r for r in rows}
+    assert by_name["Hopper"]["phone_number"] == "+12025550100"
+    assert by_name["Hopper"]["phone_found"] == "true" and by_name["Hopper"]["id"] == leads[0]
+    assert by_name["Turing"]["phone_found"] == "true"
+    assert (
+        by_name["Lovelace"]["phone_found"] == "false" and by_name["Lovelace"]["phone_number"] == ""
+    )
+    assert by_name["Hopper"]["company_url"] == "https://navy.mil"
+    assert c_header == ["id", "credits_spent", "provider", "outcome"]
+    outcomes = {r["id"]: r for r in c_rows}
+    assert len(c_rows) == 6
+    assert (
+        outcomes[leads[0]]["credits_spent"] == "5" and outcomes[leads[0]]["provider"] == "upstream"
+    )
+    assert (
+        outcomes[leads[1]]["credits_spent"] == "0" and outcomes[leads[1]]["outcome"] == "not_found"
+    )
+    assert outcomes[leads[4]]["outcome"].startswith("skipped: missing")
+    assert outcomes["bogus-id"]["outcome"] == "skipped: invalid id"
+    assert sorted(h.debits(run_id)) == sorted([(leads[0], 5), (leads[2], 5)])
+    assert credits.remaining(db, tenant["id"]) == 990
+    # A finished run steps no further and charges nothing more.
+    assert runner.step(h.ctx, run_id) is False and len(h.debits(run_id)) == 2
+
+
+async def test_email_and_phone_email_agents(client, tenant, sandbox, agent_settings, db) -> None:
+    leads = make_leads(sandbox)
+    h = harness(agent_settings, db, chunk_size=3)
+    email = await submit(client, tenant, "email", {"ids": leads, "max_credits": 100})
+    both = await submit(client, tenant, "phone-email", {"ids": leads, "max_credits": 100})
+    h.drive(email["run_id"])
+    h.drive(both["run_id"])
+    (header, rows), _ = fetch_csvs(h, email)
+    assert header == ["id", "first_name", "last_name", "company_name", "company_url",
+                      "linkedin", "email", "email_found"]  # fmt: skip
+    found = {r["last_name"]: r["email"] for r in rows if r["email_found"] == "true"}
+    assert found == {"Hopper": "grace@navy.mil", "Lovelace": "ada@engines.io"}
+    assert (await status(client, tenant, email["run_id"]))["skipped"] == 1
+    (header, rows), (_, c_rows) = fetch_csvs(h, both)
+    assert header == ["company_name", "company_url", "first_name", "id", "last_name", "linkedin",
+                      "email", "email_found", "phone_number", "phone_found"]  # fmt: skip
+    hopper = next(r for r in rows if r["last_name"] == "Hopper")
+    assert (hopper["email_found"], hopper["phone_found"]) == ("true", "true")
+    spent = {r["id"]: int(r["credits_spent"]) for r in c_rows}
+    assert spent == {leads[0]: 10, leads[1]: 5, leads[2]: 5, leads[3]: 0, leads[4]: 0}
+    assert (await status(client, tenant, both["run_id"]))["credits_consumed"] == 20
+
+
+async def test_credit_stop(client, tenant, sandbox, agent_settings, db) -> None:
+    leads = make_leads(sandbox)
+    accepted = await submit(client, tenant, "phone-email", {"ids": leads, "max_credits": 15})
+    h = harness(agent_settings, db)
+    h.drive(accepted["run_id"])
+    done = await status(client, tenant, accepted["run_id"])
+    # Grace costs 10; the next record could cost 10 more (> 15): the run stops before it.
+    assert done["status"] == "completed" and done["stopped_reason"] == "max_credits"
+    assert done["credits_consumed"] == 10 and done["processed"] == 1
+    assert done["not_processed"] == 4
+    (_, rows), (_, c_rows) = fetch_csvs(h, accepted)
+    assert [r["last_name"] for r in rows] == ["Hopper"]
+    assert [r["outcome"] for r in c_rows[1:]] == ["not processed: max_credits"] * 4
+    assert credits.remaining(db, tenant["id"]) == 990
+
+
+async def test_inline_records_skip_missing_fields(client, tenant, agent_settings, db) -> None:
+    records = [
+        {"id": "p1", "first_name": "Grace", "last_name": "Hopper", "company_name": "Navy",
+         "company_url": "navy.mil"},
+        {"id": "p2", "first_name": "Ada"},  # no last name, no company
+        {"first_name": "No", "last_name": "Id", "company_name": "X"},  # no id
+        {"id": "p4", "linkedin": "someone-123"},  # phone may be found from a LinkedIn id
+    ]  # fmt: skip
+    accepted = await submit(client, tenant, "phone", {"records": records, "max_credits": 50})
+    h = harness(agent_settings, db)
+    h.drive(accepted["run_id"])
+    done = await status(client, tenant, accepted["run_id"])
+    assert (done["total"], done["processed"], done["skipped"]) == (4, 2, 2)
+    (_, rows), (_, c_rows) = fetch_csvs(h, accepted)
+    assert [r["id"] for r in rows] == ["p1", "p4"]
+    assert rows[0]["phone_number"] == "+12025550100"
+    assert [r["outcome"] for r in c_rows][1:3] == [
+        "skipped: missing first_name+last_name+company_name, linkedin or email",
+        "skipped: missing id",
+    ]
+
+
+async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings, chat, db):
+    acme = sandbox.create("Account", {"Name": "Acme Robotics", "Website": "https://acme.io"})
+    lead = make_leads(sandbox)[0]  # a Lead is not a company: skipped
+    body = {"ids": [acme, lead], "entity_type": "company", "agent_type": "funding",
+            "query_hint": "Who funded them?", "effort": "high", "max_credits": 40}  # fmt: skip
+    accepted = await submit(client, tenant, "deep-research", body)
+    assert "/company/deep-research-batch_" in accepted["result_path"]
+    h = harness(agent_settings, db)
+    h.drive(accepted["run_id"])
+    done = await status(client, tenant, accepted["run_id"])
+    assert (done["status"], done["processed"], done["skipped"]) == ("completed", 1, 1)
+    (header, rows), (_, c_rows) = fetch_csvs(h, accepted)
+    assert header == ["id", "entity_type", "agent_type", "name", "company_url", "query",
+                      "response", "confidence", "sources"]  # fmt: skip
+    row = rows[0]
+    assert (row["id"], row["name"], row["agent_type"]) == (acme, "Acme Robotics", "funding")
+    assert row["query"].endswith("Who funded them?") and "Acme Robotics" in row["query"]
+    assert "live web search was not available" in row["response"]
+    sent = chat.requests[-1]
+    assert "funding" in sent["messages"][0]["content"]
+    spent = int(c_rows[0]["credits_spent"])
+    assert spent >= 1 and done["credits_consumed"] == spent and c_rows[0]["provider"] == "ai"
+
+
+async def test_validation_status_codes_and_rate_limit(aiohttp_client, client, tenant, db,
+                                                      agent_settings) -> None:  # fmt: skip
+    ok = {"ids": ["00Q000000000001"], "max_credits": 10}
+    bad = [
+        {"ids": ["x"]}, {"ids": [], "max_credits": 5}, {"ids": ["x"] * 1001, "max_credits": 5},
+        {"max_credits": 5}, {**ok, "records": [{"id": "r"}]}, {**ok, "max_credits": 0},
+        {**ok, "entity_type": "company"},
+    ]  # fmt: skip
+    for body in bad:
+        resp = await client.post("/v1/agents/phone", json=body, headers=tenant["headers"])
+        assert resp.status == 422, (body, await resp.json())
+    resp = await client.post(
+        "/v1/agents/deep-research", json=ok, headers=tenant["headers"]
+    )  # entity_type is required for research
+    assert resp.status == 422
+    for run_id, code in (("not-a-uuid", 400), ("123e4567-e89b-12d3-a456-426614174000", 404)):
+        resp = await client.get(f"/v1/agents/runs/{run_id}/status", headers=tenant["headers"])
+        data = await resp.json()
+        assert resp.status == code and data["error"] and "request_id" in data
+    accepted = await submit(client, tenant, "email", ok)
+    other = tenants.create_key(db, "other")
+    resp = await client.get(f"/v1/agents/runs/{accepted['run_id']}/status",
+                            headers={"Authorization": f"Bearer {other.key}"})  # fmt: skip
+    assert resp.status == 404  # another tenant's run does not exist for you
+    # Empty account: 402 before any run is created.
+    resp = await client.post("/v1/agents/email", json=ok,
+                             headers={"Authorization": f"Bearer {other.key}"})  # fmt: skip
+    assert resp.status == 402
+    # The documented default: 1 batch request per minute per key.
+    values = agent_settings.model_dump() | {"rate_limit_batch_per_min": 1}
+    limited = await aiohttp_client(create_app(Settings(_env_file=None, **values)))
+    fresh = tenants.create_key(db, "fresh")
+    credits.grant(db, fresh.tenant_id, 10)
+    headers = {"Authorization": f"Bearer {fresh.key}"}
+    assert (await limited.post("/v1/agents/email", json=ok, headers=headers)).status == 202
+    resp = await limited.post("/v1/agents/email", json=ok, headers=headers)
+    assert resp.status == 429 and (await resp.json())["retry_after"] > 0
+
+
+async def test_research_unconfigured_is_503(aiohttp_client, settings, tenant) -> None:
+    client = await aiohttp_client(create_app(settings))
+    body = {"ids": ["001000000000001"], "entity_type": "company", "max_credits": 10}
+    resp = await client.post("/v1/agents/deep-research", json=body, headers=tenant["headers"])
+    assert resp.status == 503 and (await resp.json())["error"] == "AI enrichment is not configured"
