@@ -24,6 +24,7 @@ from bridge.web import health
 from bridge.web.endpoints import Endpoint, add_endpoint
 from bridge.web.metrics import routes as metrics_routes
 from bridge.web.openapi import setup_docs
+from bridge.workflows.api import routes as workflows_routes
 
 
 def setup_routes(app: web.Application) -> None:
@@ -60,6 +61,7 @@ def setup_routes(app: web.Application) -> None:
     setup_routing(app)
     matching_routes.install(app)
     forms_routes.install(app)
+    workflows_routes.install(app)
     conversion_routes.install(app)  # after routing and matching: it reuses their services
     setup_logs(app)
     metrics_routes.install(app)

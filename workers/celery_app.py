@@ -24,6 +24,7 @@ TASK_MODULES = [
     "workers.tasks.matching",
     "workers.tasks.metrics",
     "workers.tasks.triggers",
+    "workers.tasks.workflows",
 ]
 
 # Redis client timeouts for broker, results and redbeat: fail fast on a dead connection

@@ -50,6 +50,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": AGENT_RESUME_SECONDS,
             "options": {"expires": AGENT_RESUME_SECONDS - 5},
         },
+        # Workflow jobs: new triggers and due retries (a drain finds nothing quickly).
+        "workflows-drain": {
+            "task": "workflows.drain",
+            "schedule": 1.0,
+            "options": {"expires": 5.0},
+        },
         "report-backlog": {
             "task": "housekeeping.report_backlog",
             "schedule": BACKLOG_REPORT_SECONDS,

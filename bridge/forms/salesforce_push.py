@@ -93,7 +93,7 @@ class SalesforcePush:
         result = sf.create("Lead", [record])[0]
         if not result.success or not result.id:
             return _refused("Lead", None, result)
-        self._index(tenant_id, "Lead", {"Id": result.id, "IsConverted": False, **record})
+        self.remember(tenant_id, "Lead", {"Id": result.id, "IsConverted": False, **record})
         owner = None
         pool = self.pools.get("Lead")
         if self.assign is not None and pool:
@@ -129,7 +129,7 @@ class SalesforcePush:
                 return sobject, str(rows[0]["Id"])
         return None
 
-    def _index(self, tenant_id: int, sobject: str, record: Mapping[str, Any]) -> None:
+    def remember(self, tenant_id: int, sobject: str, record: Mapping[str, Any]) -> None:
         """The next submission of this person must find it before the next poll does."""
         if self.store is None:
             return
