@@ -25,12 +25,17 @@ from tests.integration.test_enrich_upstream_server import UpstreamServer
 
 # (first, last, company, website, email) -> what the upstream knows about them
 PEOPLE = [
-    ("Grace", "Hopper", "Navy", "https://navy.mil", {"phone": "+12025550100",
-                                                      "email": "grace@navy.mil"}),
+    (
+        "Grace",
+        "Hopper",
+        "Navy",
+        "https://navy.mil",
+        {"phone": "+12025550100", "email": "grace@navy.mil"},
+    ),
     ("Ada", "Lovelace", "Engines", "https://engines.io", {"email": "ada@engines.io"}),
     ("Alan", "Turing", "Bletchley", "https://bletchley.uk", {"phone": "+441908640404"}),
     ("Edsger", "Dijkstra", "Eindhoven", "https://tue.nl", {}),
-]  # fmt: skip
+]
 
 
 def teach(upstream: UpstreamServer) -> None:
@@ -45,9 +50,18 @@ def make_leads(sandbox: Any) -> list[str]:
     tag = uuid.uuid4().hex[:6]
     ids = []
     for first, last, company, website, _ in PEOPLE:
-        ids.append(sandbox.create("Lead", {"FirstName": first, "LastName": last,
-                                           "Company": f"{company}", "Website": website,
-                                           "Description": tag}))  # fmt: skip
+        ids.append(
+            sandbox.create(
+                "Lead",
+                {
+                    "FirstName": first,
+                    "LastName": last,
+                    "Company": f"{company}",
+                    "Website": website,
+                    "Description": tag,
+                },
+            )
+        )
     ids.append(sandbox.create("Lead", {"LastName": f"Nobody{tag}", "Company": "[not provided]"}))
     return ids
 
@@ -91,6 +105,11 @@ def harness(settings: Settings, db: Database, chunk_size: int = 2) -> Harness:
         enrich_budget=settings.enrich_upstream_max_credits,
     )
     gateway = SalesforceGateway.from_settings(settings) if settings.sf_instance_url else None
-    ctx = runner.RunContext(db=db, fetcher=gateway, storage=store_from_settings(settings),
-                            agent_for=services.agent_for, chunk_size=chunk_size)  # fmt: skip
+    ctx = runner.RunContext(
+        db=db,
+        fetcher=gateway,
+        storage=store_from_settings(settings),
+        agent_for=services.agent_for,
+        chunk_size=chunk_size,
+    )
     return Harness(settings, db, ctx)

@@ -44,10 +44,15 @@ def chat() -> Iterator[ChatServer]:
 @pytest.fixture
 def agent_settings(settings: Settings, sandbox: Any, upstream: UpstreamServer, chat: ChatServer):
     return with_sandbox(
-        settings, sandbox, enrich_upstream_url=upstream.url,
-        enrich_upstream_api_key=upstream.api_key, ai_base_url=chat.url, ai_api_key=chat.api_key,
-        ai_model="small", rate_limit_batch_per_min=1000,
-    )  # fmt: skip
+        settings,
+        sandbox,
+        enrich_upstream_url=upstream.url,
+        enrich_upstream_api_key=upstream.api_key,
+        ai_base_url=chat.url,
+        ai_api_key=chat.api_key,
+        ai_model="small",
+        rate_limit_batch_per_min=1000,
+    )
 
 
 @pytest.fixture
@@ -89,10 +94,13 @@ async def test_phone_agent_end_to_end(client, tenant, sandbox, agent_settings, d
     )
     run_id = accepted["run_id"]
     day = r"\d{4}-\d{2}-\d{2}"
-    assert re.fullmatch(rf"file:///.+/person/phone-enrichment-batch_{day}_{run_id}\.csv",
-                        accepted["result_path"])  # fmt: skip
-    assert re.fullmatch(rf"file:///.+/person/phone-enrichment/{day}/{run_id}_credits\.csv",
-                        accepted["credits_csv_path"])  # fmt: skip
+    assert re.fullmatch(
+        rf"file:///.+/person/phone-enrichment-batch_{day}_{run_id}\.csv", accepted["result_path"]
+    )
+    assert re.fullmatch(
+        rf"file:///.+/person/phone-enrichment/{day}/{run_id}_credits\.csv",
+        accepted["credits_csv_path"],
+    )
     first = await status(client, tenant, run_id)
     assert first["status"] == "queued" and first["total"] == 6 and first["started_at"] is None
     h = harness(agent_settings, db)
@@ -103,8 +111,16 @@ async def test_phone_agent_end_to_end(client, tenant, sandbox, agent_settings, d
     assert done["credits_consumed"] == 10 and done["not_processed"] == 0
     assert done["created_at"] <= done["started_at"] <= done["finished_at"]
     (header, rows), (c_header, c_rows) = fetch_csvs(h, accepted)
-    assert header == ["id", "first_name", "last_name", "company_name", "company_url",
-                      "linkedin", "phone_number", "phone_found"]  # fmt: skip
+    assert header == [
+        "id",
+        "first_name",
+        "last_name",
+        "company_name",
+        "company_url",
+        "linkedin",
+        "phone_number",
+        "phone_found",
+    ]
     by_name = {r["last_name"]: r for r in rows}
     assert by_name["Hopper"]["phone_number"] == "+12025550100"
     assert by_name["Hopper"]["phone_found"] == "true" and by_name["Hopper"]["id"] == leads[0]
@@ -138,14 +154,32 @@ async def test_email_and_phone_email_agents(client, tenant, sandbox, agent_setti
     h.drive(email["run_id"])
     h.drive(both["run_id"])
     (header, rows), _ = fetch_csvs(h, email)
-    assert header == ["id", "first_name", "last_name", "company_name", "company_url",
-                      "linkedin", "email", "email_found"]  # fmt: skip
+    assert header == [
+        "id",
+        "first_name",
+        "last_name",
+        "company_name",
+        "company_url",
+        "linkedin",
+        "email",
+        "email_found",
+    ]
     found = {r["last_name"]: r["email"] for r in rows if r["email_found"] == "true"}
     assert found == {"Hopper": "grace@navy.mil", "Lovelace": "ada@engines.io"}
     assert (await status(client, tenant, email["run_id"]))["skipped"] == 1
     (header, rows), (_, c_rows) = fetch_csvs(h, both)
-    assert header == ["company_name", "company_url", "first_name", "id", "last_name", "linkedin",
-                      "email", "email_found", "phone_number", "phone_found"]  # fmt: skip
+    assert header == [
+        "company_name",
+        "company_url",
+        "first_name",
+        "id",
+        "last_name",
+        "linkedin",
+        "email",
+        "email_found",
+        "phone_number",
+        "phone_found",
+    ]
     hopper = next(r for r in rows if r["last_name"] == "Hopper")
     assert (hopper["email_found"], hopper["phone_found"]) == ("true", "true")
     spent = {r["id"]: int(r["credits_spent"]) for r in c_rows}
@@ -171,12 +205,17 @@ async def test_credit_stop(client, tenant, sandbox, agent_settings, db) -> None:
 
 async def test_inline_records_skip_missing_fields(client, tenant, agent_settings, db) -> None:
     records = [
-        {"id": "p1", "first_name": "Grace", "last_name": "Hopper", "company_name": "Navy",
-         "company_url": "navy.mil"},
+        {
+            "id": "p1",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "company_name": "Navy",
+            "company_url": "navy.mil",
+        },
         {"id": "p2", "first_name": "Ada"},  # no last name, no company
         {"first_name": "No", "last_name": "Id", "company_name": "X"},  # no id
         {"id": "p4", "linkedin": "someone-123"},  # phone may be found from a LinkedIn id
-    ]  # fmt: skip
+    ]
     accepted = await submit(client, tenant, "phone", {"records": records, "max_credits": 50})
     h = harness(agent_settings, db)
     h.drive(accepted["run_id"])
@@ -194,8 +233,14 @@ async def test_inline_records_skip_missing_fields(client, tenant, agent_settings
 async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings, chat, db):
     acme = sandbox.create("Account", {"Name": "Acme Robotics", "Website": "https://acme.io"})
     lead = make_leads(sandbox)[0]  # a Lead is not a company: skipped
-    body = {"ids": [acme, lead], "entity_type": "company", "agent_type": "funding",
-            "query_hint": "Who funded them?", "effort": "high", "max_credits": 40}  # fmt: skip
+    body = {
+        "ids": [acme, lead],
+        "entity_type": "company",
+        "agent_type": "funding",
+        "query_hint": "Who funded them?",
+        "effort": "high",
+        "max_credits": 40,
+    }
     accepted = await submit(client, tenant, "deep-research", body)
     assert "/company/deep-research-batch_" in accepted["result_path"]
     h = harness(agent_settings, db)
@@ -203,8 +248,17 @@ async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings
     done = await status(client, tenant, accepted["run_id"])
     assert (done["status"], done["processed"], done["skipped"]) == ("completed", 1, 1)
     (header, rows), (_, c_rows) = fetch_csvs(h, accepted)
-    assert header == ["id", "entity_type", "agent_type", "name", "company_url", "query",
-                      "response", "confidence", "sources"]  # fmt: skip
+    assert header == [
+        "id",
+        "entity_type",
+        "agent_type",
+        "name",
+        "company_url",
+        "query",
+        "response",
+        "confidence",
+        "sources",
+    ]
     row = rows[0]
     assert (row["id"], row["name"], row["agent_type"]) == (acme, "Acme Robotics", "funding")
     assert row["query"].endswith("Who funded them?") and "Acme Robotics" in row["query"]
@@ -215,14 +269,19 @@ async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings
     assert spent >= 1 and done["credits_consumed"] == spent and c_rows[0]["provider"] == "ai"
 
 
-async def test_validation_status_codes_and_rate_limit(aiohttp_client, client, tenant, db,
-                                                      agent_settings) -> None:  # fmt: skip
+async def test_validation_status_codes_and_rate_limit(
+    aiohttp_client, client, tenant, db, agent_settings
+) -> None:
     ok = {"ids": ["00Q000000000001"], "max_credits": 10}
     bad = [
-        {"ids": ["x"]}, {"ids": [], "max_credits": 5}, {"ids": ["x"] * 1001, "max_credits": 5},
-        {"max_credits": 5}, {**ok, "records": [{"id": "r"}]}, {**ok, "max_credits": 0},
+        {"ids": ["x"]},
+        {"ids": [], "max_credits": 5},
+        {"ids": ["x"] * 1001, "max_credits": 5},
+        {"max_credits": 5},
+        {**ok, "records": [{"id": "r"}]},
+        {**ok, "max_credits": 0},
         {**ok, "entity_type": "company"},
-    ]  # fmt: skip
+    ]
     for body in bad:
         resp = await client.post("/v1/agents/phone", json=body, headers=tenant["headers"])
         assert resp.status == 422, (body, await resp.json())
@@ -236,12 +295,15 @@ async def test_validation_status_codes_and_rate_limit(aiohttp_client, client, te
         assert resp.status == code and data["error"] and "request_id" in data
     accepted = await submit(client, tenant, "email", ok)
     other = tenants.create_key(db, "other")
-    resp = await client.get(f"/v1/agents/runs/{accepted['run_id']}/status",
-                            headers={"Authorization": f"Bearer {other.key}"})  # fmt: skip
+    resp = await client.get(
+        f"/v1/agents/runs/{accepted['run_id']}/status",
+        headers={"Authorization": f"Bearer {other.key}"},
+    )
     assert resp.status == 404  # another tenant's run does not exist for you
     # Empty account: 402 before any run is created.
-    resp = await client.post("/v1/agents/email", json=ok,
-                             headers={"Authorization": f"Bearer {other.key}"})  # fmt: skip
+    resp = await client.post(
+        "/v1/agents/email", json=ok, headers={"Authorization": f"Bearer {other.key}"}
+    )
     assert resp.status == 402
     # The documented default: 1 batch request per minute per key.
     values = agent_settings.model_dump() | {"rate_limit_batch_per_min": 1}

@@ -19,9 +19,16 @@ from config.settings import Settings
 from tests.integration.test_ai_chat_server import ChatServer, RunningChat
 
 RESPONSE_FIELDS = {
-    "success", "query", "response", "confidence", "credits_consumed", "credits_remaining",
-    "token_usage", "processing_time_ms", "agent_used",
-}  # fmt: skip
+    "success",
+    "query",
+    "response",
+    "confidence",
+    "credits_consumed",
+    "credits_remaining",
+    "token_usage",
+    "processing_time_ms",
+    "agent_used",
+}
 
 
 @pytest.fixture
@@ -33,8 +40,13 @@ def chat() -> Iterator[ChatServer]:
 
 def ai_settings(settings: Settings, chat: ChatServer, **extra: Any) -> Settings:
     values = settings.model_dump()
-    values.update(ai_base_url=chat.url, ai_api_key=chat.api_key, ai_model="small",
-                  ai_model_high="big", **extra)  # fmt: skip
+    values.update(
+        ai_base_url=chat.url,
+        ai_api_key=chat.api_key,
+        ai_model="small",
+        ai_model_high="big",
+        **extra,
+    )
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -57,9 +69,10 @@ async def test_text_answer_with_documented_fields(aiohttp_client, settings, chat
     chat.replies.append("EV adoption is accelerating. " * 30)  # 870 characters: standard band
     client = await client_for(aiohttp_client, ai_settings(settings, chat))
     resp = await client.post(
-        "/v1/enrich/ai", json={"query": "Analyse EV trends", "agent_type": "funding"},
+        "/v1/enrich/ai",
+        json={"query": "Analyse EV trends", "agent_type": "funding"},
         headers=auth(tenant),
-    )  # fmt: skip
+    )
     data = await resp.json()
     assert resp.status == 200, data
     assert set(data) == RESPONSE_FIELDS
@@ -123,8 +136,14 @@ async def test_unconfigured_is_a_503_not_an_answer(aiohttp_client, settings, ten
         resp = await client.post(path, json={"query": "anything"}, headers=auth(tenant))
         data = await resp.json()
         assert resp.status == 503, data
-        assert set(data) == {"error", "details", "request_id", "credits_required",
-                             "credits_remaining", "retry_after"}  # fmt: skip
+        assert set(data) == {
+            "error",
+            "details",
+            "request_id",
+            "credits_required",
+            "credits_remaining",
+            "retry_after",
+        }
         assert data["error"] == "AI enrichment is not configured"
         assert "BRIDGE_AI_BASE_URL" in data["details"]
     assert credits.remaining(db, tenant["tenant_id"]) == 100
@@ -133,10 +152,15 @@ async def test_unconfigured_is_a_503_not_an_answer(aiohttp_client, settings, ten
 async def test_validation(aiohttp_client, settings, chat, tenant) -> None:
     client = await client_for(aiohttp_client, ai_settings(settings, chat))
     bad = [
-        {"query": ""}, {"query": "   "}, {"query": "x" * 8001}, {},
-        {"query": "q", "effort": "extreme"}, {"query": "q", "agent_type": "sales"},
-        {"query": "q", "options": {"format_json": "yes"}}, {"query": "q", "max_credits": 0},
-    ]  # fmt: skip
+        {"query": ""},
+        {"query": "   "},
+        {"query": "x" * 8001},
+        {},
+        {"query": "q", "effort": "extreme"},
+        {"query": "q", "agent_type": "sales"},
+        {"query": "q", "options": {"format_json": "yes"}},
+        {"query": "q", "max_credits": 0},
+    ]
     for body in bad:
         resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
         data = await resp.json()
