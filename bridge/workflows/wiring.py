@@ -8,7 +8,7 @@ from bridge.db import Database
 from bridge.enrichment.service import EnrichmentService
 from bridge.forms.factory import salesforce_push
 from bridge.pipeline_config import load as load_pipeline_config
-from bridge.workflows.steps import StepServices
+from bridge.workflows.steps import StepFailed, StepServices
 from config.settings import Settings
 
 
@@ -17,13 +17,18 @@ def step_services(settings: Settings, client: redis.Redis, db: Database) -> Step
     push = salesforce_push(settings, client, db)
 
     def assign(tenant_id: int, sobject: str, record_id: str, pool: str) -> str | None:
+        from bridge.routing.pools import PoolNotFound
         from bridge.routing.step import routing_service
 
         if push is None:
             return None
         service = routing_service(db, client, push.gateway(), settings)
-        outcome = service.assign_records(tenant_id, sobject, [{"Id": record_id, "OwnerId": None}],
-                                         pool)  # fmt: skip
+        try:
+            outcome = service.assign_records(
+                tenant_id, sobject, [{"Id": record_id, "OwnerId": None}], pool
+            )
+        except PoolNotFound:
+            raise StepFailed(f"routing pool {pool!r} does not exist") from None
         if outcome.failed:
             raise RuntimeError(f"owner write refused: {outcome.failed}")
         done = outcome.assigned + outcome.cached
