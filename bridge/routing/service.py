@@ -2,7 +2,10 @@
 step and lead conversion's `set_owner_round_robin_pool`.
 
     pick()           the atomic Redis pick only (conversion passes the owner to convertLead,
-                     then calls record() inside its own transaction)
+                     then calls record() inside its own transaction); concurrent threads'
+                     picks share one Redis round trip
+    apick()          the same on the event loop (needs `aclient`): the picks queued in one
+                     loop turn are one script call
     assign()         one record: read its owner, pick, write OwnerId, route log
     assign_records() many records (the pipeline): picks in one Redis round trip, OwnerId
                      written through sObject Collections (200 per call), route logs in one
@@ -14,12 +17,15 @@ active-users cache and re-picks the record without them (its earlier pick is rep
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import redis
+import redis.asyncio
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,10 +35,7 @@ from bridge.logs.service import record_action
 from bridge.logs.tables import RouteLog
 from bridge.routing.availability import (
     CAPPED,
-    INACTIVE,
     ActiveUsers,
-    periods,
-    unavailable_reason,
 )
 from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, BatchAssigner, codes
 from bridge.routing.errors import (
@@ -43,9 +46,11 @@ from bridge.routing.errors import (
     SalesforceUnavailable,
 )
 from bridge.routing.outcomes import Assignment, BatchAssignments, Pick, Reset, assignment
+from bridge.routing.pick_async import AsyncRotation
+from bridge.routing.pick_candidates import CandidateCache
 from bridge.routing.pools import Pool, PoolCache
 from bridge.routing.rebuild import ensure_state, rotation_snapshot
-from bridge.routing.rotation import Candidate, PickArgs, PickResult, Rotation
+from bridge.routing.rotation import PickArgs, PickResult, Rotation
 from bridge.salesforce.collections import RecordResult
 from bridge.salesforce.gateway import SalesforceGateway
 
@@ -71,9 +76,13 @@ class RoutingService:
         active_users: ActiveUsers | None = None,
         memo_ttl: int = 30 * 86400,
         clock: Callable[[], datetime] = utcnow,
+        aclient: redis.asyncio.Redis | None = None,
     ) -> None:
         self.db = db
         self.rotation = Rotation(client)
+        self.arotation = AsyncRotation(aclient) if aclient is not None else None
+        self._warmed: dict[tuple[int, str, bool], float] = {}
+        self.candidates = CandidateCache()
         self.redis = client
         self.pools = pools
         # A callable opens the gateway on first use (the web app starts without Salesforce).
@@ -103,33 +112,22 @@ class RoutingService:
         active = None
         if exclude_inactive and self.active_users is not None and not pool.paused:
             active = self.active_users.ids()
-        skipped: dict[str, int] = {}
-        candidates = []
-        for member in pool.members:
-            if pool.paused:
-                continue
-            why = INACTIVE if member.user_id in refused else None
-            why = why or unavailable_reason(member, now, active)
-            if why:
-                skipped[why] = skipped.get(why, 0) + 1
-                continue
-            periods_ = periods(now, member.zone)
-            candidates.append(Candidate(member.user_id, member.weight, member.caps, periods_))
+        available = self.candidates.get(pool, now, active, refused)
         args = PickArgs(
             tenant_id=pool.tenant_id,
             pool=pool.name,
             record_id=record_id,
             now=now,
-            candidates=candidates,
+            candidates=available.candidates,
             pool_caps=pool.caps,
-            pool_periods=periods(now, pool.zone),
+            pool_periods=available.pool_periods,
             memo_ttl=self.memo_ttl,
             idempotency_key=idempotency_key,
             replace=replace,
             reset_counters=reset is not None and top is None,
             top_user=top,
         )
-        return args, skipped
+        return args, available.skipped
 
     def _result(self, pool: Pool, result: PickResult, skipped: dict[str, int]) -> Pick:
         if result.status == "none" or result.memo is None:
@@ -182,6 +180,55 @@ class RoutingService:
         )  # fmt: skip
         picked = self._result(found, self._run(found, [args])[0], skipped)
         return _with_record(picked, record_id)
+
+    async def apick(
+        self,
+        tenant_id: int,
+        pool: str,
+        record_id: str,
+        *,
+        exclude_inactive: bool = True,
+        reset: Reset | None = None,
+        idempotency_key: str | None = None,
+    ) -> Pick:
+        """`pick()` for code on the event loop: concurrent callers share one script call."""
+        if self.arotation is None:
+            raise RuntimeError("RoutingService was built without an asyncio Redis client")
+        await self._warm(tenant_id, pool, exclude_inactive)
+        found = self.pools.require(tenant_id, pool)  # warm: an in-memory hit
+        args, skipped = self._args(
+            found, record_id, self.clock(), exclude_inactive=exclude_inactive, reset=reset,
+            idempotency_key=idempotency_key, replace=False, refused=(),
+        )  # fmt: skip
+        result = await self.arotation.pick(args)
+        if result.status == "rebuild":
+            await asyncio.to_thread(
+                ensure_state, self.db, self.redis, found, self.clock(), self.memo_ttl
+            )
+            result = await self.arotation.pick(args)
+            if result.status == "rebuild":
+                raise RuntimeError(f"pool {pool!r}: rotation state vanished again")
+        return _with_record(self._result(found, result, skipped), record_id)
+
+    async def _warm(self, tenant_id: int, pool: str, exclude_inactive: bool) -> None:
+        """Refresh the pool and active-user caches in a thread once they are half their
+        lifetime old, so the loop itself never waits on SQL or Salesforce. (A pool edited
+        through this process is re-read at once, on the loop: rare and one indexed read.)"""
+        key = (tenant_id, pool, exclude_inactive)
+        ttl = self.pools.ttl
+        if exclude_inactive and self.active_users is not None:
+            ttl = min(ttl, self.active_users.ttl)
+        now = time.monotonic()
+        if now - self._warmed.get(key, -ttl) < ttl / 2:
+            return
+
+        def load() -> None:
+            found = self.pools.require(tenant_id, pool)
+            if exclude_inactive and self.active_users is not None and not found.paused:
+                self.active_users.ids()
+
+        await asyncio.to_thread(load)
+        self._warmed[key] = now
 
     def pick_many(
         self,

@@ -12,7 +12,15 @@ from pydantic import ValidationError
 from bridge.routing.availability import ActiveUsers, periods, unavailable_reason, working_at
 from bridge.routing.models import AssignRequest, MemberSpec, PoolSpec
 from bridge.routing.pools import Member, parse_schedule
-from bridge.routing.rotation import Candidate, Memo, PickArgs, script_call
+from bridge.routing.rotation import (
+    SHA,
+    Candidate,
+    Memo,
+    PickArgs,
+    encode_call,
+    group_of,
+    script_call,
+)
 from bridge.salesforce.ids import to_18
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -129,7 +137,20 @@ def test_memo_round_trip_and_script_layout() -> None:
     args = PickArgs(1, "p", "00Q", now, candidates, (None, None, 10), periods(now, NY), 60,
                     idempotency_key="k")  # fmt: skip
     keys, argv = script_call(args)
-    assert len(keys) == 6 + 3 * 3 and len(argv) == 10 + 5 * 3
+    # pool part (state, 3 pool caps, 3 per member; ttl, pool caps, count, 5 per member), then
+    # the pick's own two keys and five arguments
+    assert len(keys) == 4 + 3 * 3 + 2 and len(argv) == 5 + 5 * 3 + 5
     assert all(k.startswith("bridge:routing:{1:p}:") for k in keys)  # one cluster slot
-    assert argv[2] == "1" and argv[6:10] == ["0", "0", "10", "3"]
-    assert argv[10:15] == [candidates[0].user_id, "100", "0", "5", "0"]
+    assert argv[:5] == ["60", "0", "0", "10", "3"]
+    assert argv[5:10] == [candidates[0].user_id, "100", "0", "5", "0"]
+    assert argv[-5:] == [now.isoformat(), "1", "0", "0", ""]
+    # The wire form is exactly RESP EVALSHA of those keys and arguments, many picks per call.
+    other = PickArgs(1, "p", "00R", now, candidates, (None, None, 10), periods(now, NY), 60)
+    wire = encode_call(group_of(args), [args, other])
+    _, argv2 = script_call(other)
+    keys2 = keys[:-2] + keys[-2:] + script_call(other)[0][-2:]
+    parts = ["EVALSHA", SHA, str(len(keys2)), *keys2, *argv, *argv2[-5:]]
+    expected = b"*%d\r\n" % len(parts) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(x.encode()), x.encode()) for x in parts
+    )
+    assert wire == expected
