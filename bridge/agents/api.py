@@ -21,7 +21,7 @@ from bridge.agents.models import (
     RunStatusResponse,
 )
 from bridge.agents.storage import LocalStore, S3Store, store_from_settings
-from bridge.ai.client import ChatClient
+from bridge.ai.api import AI
 from bridge.credits import service as credits
 from bridge.web.appkeys import DB, SETTINGS
 from bridge.web.auth import principal
@@ -70,7 +70,7 @@ async def _submit(request: web.Request, agent: str, model: type[BaseModel]) -> w
         raise ApiError(402, "Insufficient credits", credits_required=1, credits_remaining=remaining)
     if agent == "deep-research":
         effort = body.effort  # type: ignore[attr-defined]
-        if not ChatClient.from_settings(app[SETTINGS]).configured(effort):
+        if not app[AI].configured(effort):
             raise ApiError(
                 503,
                 "AI enrichment is not configured",

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import structlog
+
 from bridge.agents import store
 from bridge.agents.models import (
     BatchAccepted,
@@ -23,6 +25,8 @@ from bridge.agents.storage import LocalStore, S3Store, credits_key, result_key
 from bridge.agents.tables import AgentRun
 from bridge.db import Database
 from bridge.db.base import utcnow
+
+log = structlog.get_logger(__name__)
 
 Publish = Callable[[str], None]
 RUN_TASK = "agents.run"
@@ -70,7 +74,10 @@ def submit(
     )
     with db.session() as session:
         store.add_run(session, run, body.items())
-    publish(run_id)
+    try:
+        publish(run_id)
+    except Exception as exc:  # the run is saved: the resume job publishes it within minutes
+        log.warning("agents.publish_failed", run_id=run_id, error=type(exc).__name__)
     return BatchAccepted(
         run_id=run_id, result_path=run.result_path, credits_csv_path=run.credits_csv_path
     )

@@ -245,3 +245,23 @@ def service_run(db: Database, run_id: str) -> Any:
 
     with db.session() as session:
         return store.run_for(session, run_id)
+
+
+def test_a_lost_publish_is_picked_up_by_the_resume_job(settings, db, upstream) -> None:
+    local = configured(settings, upstream)
+    tenant_id = tenant(db)
+
+    def broken(run_id: str) -> None:
+        raise ConnectionError("broker down")
+
+    body = PersonBatchRequest.model_validate({"records": RECORDS, "max_credits": 50})
+    accepted = service.submit(db, store_from_settings(local), tenant_id, "email", body, broken)
+    assert service.status(db, tenant_id, accepted.run_id).status == "queued"  # type: ignore[union-attr]
+    republished: list[str] = []
+    assert service.resume_stale(db, 3600, 5, republished.append) == {"resumed": 0, "failed": 0}
+    assert service.resume_stale(db, 0, 5, republished.append) == {"resumed": 1, "failed": 0}
+    assert republished == [accepted.run_id]
+    # A run republished too often is given up, visibly.
+    assert service.resume_stale(db, 0, 1, republished.append) == {"resumed": 0, "failed": 1}
+    failed = service.status(db, tenant_id, accepted.run_id)
+    assert failed is not None and failed.status == "failed" and "gave up" in (failed.error or "")
