@@ -265,3 +265,16 @@ def test_a_lost_publish_is_picked_up_by_the_resume_job(settings, db, upstream) -
     assert service.resume_stale(db, 0, 1, republished.append) == {"resumed": 0, "failed": 1}
     failed = service.status(db, tenant_id, accepted.run_id)
     assert failed is not None and failed.status == "failed" and "gave up" in (failed.error or "")
+
+
+def test_an_account_running_dry_stops_the_run(settings, db, upstream) -> None:
+    local = configured(settings, upstream)
+    tenant_id = tenant(db, grant=3)  # Grace's email would cost 5
+    accepted = submit(db, local, tenant_id, {"records": RECORDS, "max_credits": 50})
+    h = harness(local, db)
+    h.drive(accepted.run_id)
+    done = service.status(db, tenant_id, accepted.run_id)
+    assert done is not None and done.status == "completed"
+    assert done.stopped_reason == "insufficient_credits" and done.not_processed == 3
+    assert done.credits_consumed == 0 and h.debits(accepted.run_id) == []
+    assert credits.remaining(db, tenant_id) == 3
