@@ -109,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--log", type=Path, help="keep the web process's log here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -126,6 +127,8 @@ def main() -> None:
                 base = f"http://127.0.0.1:{port}"
                 wait_http(f"{base}/healthz")
                 asyncio.run(bench(base, key, args.requests, args.clients))
+            if args.log:
+                args.log.write_bytes((work / "web.log").read_bytes())
 
 
 if __name__ == "__main__":

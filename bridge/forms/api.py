@@ -11,6 +11,7 @@ import aiohttp
 import redis
 from aiohttp import web
 
+from bridge.credits.service import InsufficientCredits
 from bridge.forms import webhook_push
 from bridge.forms.checks import FormInvalid
 from bridge.forms.factory import form_service
@@ -19,7 +20,7 @@ from bridge.forms.service import FormService, Spam, price
 from bridge.forms.spam import BurstLimit
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.auth import principal
-from bridge.web.charging import CREDITS_CACHE, charge, refund_charge
+from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
 from bridge.web.cors import enable_cors
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import RequestValidationError
@@ -102,11 +103,15 @@ async def submit(request: web.Request) -> web.Response:
     except FormInvalid as exc:
         await service.audit(tenant_id, body, rid, "invalid", {"errors": exc.errors})
         raise RequestValidationError(exc.errors) from None
-    spent = await charge(request, price(body))
+    try:
+        spent = await service.charge(tenant_id, price(body), rid)
+    except InsufficientCredits as exc:
+        raise insufficient(exc) from None
+    request[CREDITS_REMAINING] = spent.remaining
     try:
         outcome = await service.process(tenant_id, body, form, rid)
     except Exception:
-        await refund_charge(request, spent)
+        await service.refund(spent)
         raise
     push = outcome.push_status
     await service.audit(tenant_id, body, rid, outcome.status, {

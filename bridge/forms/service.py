@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from bridge.credits.batcher import DebitBatcher
+from bridge.credits.service import Debit, arefund
 from bridge.db import Database
 from bridge.forms import audit
 from bridge.forms.checks import CleanForm, FormSource, check
@@ -77,6 +79,8 @@ class FormService:
         self.salesforce = salesforce
         self.webhook = webhook
         self.redactor = Redactor(settings.log_personal_data)
+        self.audit_log = audit.AuditWriter(db, self.redactor)
+        self.debits = DebitBatcher(db)
 
     def source(self, name: str) -> FormSource:
         return FormSource.from_settings(
@@ -161,10 +165,17 @@ class FormService:
     ) -> None:  # fmt: skip
         request = body.model_dump(mode="json")
         request["contact_name"] = request.pop("name", None)
-        await asyncio.to_thread(
-            audit.record, self.db, self.redactor, tenant_id=tenant_id, request_id=request_id,
-            form_source=body.form_source, outcome=outcome, request=request, result=result,
+        await self.audit_log.record(
+            tenant_id=tenant_id, request_id=request_id, form_source=body.form_source,
+            outcome=outcome, request=request, result=result,
         )  # fmt: skip
+
+    async def charge(self, tenant_id: int, amount: int, request_id: str) -> Debit:
+        """Coalesced with concurrent submissions; raises InsufficientCredits."""
+        return await self.debits.debit(tenant_id, amount, "POST /v1/forms/submit", request_id)
+
+    async def refund(self, spent: Debit) -> int:
+        return await arefund(self.db, spent)
 
 
 def _lead(form: CleanForm) -> dict[str, Any]:
