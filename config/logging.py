@@ -33,8 +33,9 @@ _PERSONAL_KEY = re.compile(
 )
 # Personal data and bearer tokens inside free text.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# Phone-like runs of digits; dotted quads (IP addresses) are left alone.
-_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{7,}\d(?![\w.])")
+# Phone-like runs of digits; dotted quads (IP addresses) and the tails of ids
+# (`...-446655440000`) are left alone.
+_PHONE = re.compile(r"(?<![\w.-])\+?\d[\d ().-]{7,}\d(?![\w.])")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_TOKEN = re.compile(r"\b(whsec_|brk_)[A-Za-z0-9_+/=-]+")

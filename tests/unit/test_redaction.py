@@ -31,5 +31,6 @@ def test_personal_data_redacted_unless_allowed() -> None:
 def test_operational_fields_survive() -> None:
     event = {"task_name": "triggers.process_batch", "name": "poll-salesforce",
              "msg": "Connected to redis://127.0.0.1:59125/0", "object": "Lead",
-             "record": "00Q5g00000AbCdEEAV", "token_type": "Bearer"}  # fmt: skip
+             "record": "00Q5g00000AbCdEEAV", "token_type": "Bearer",
+             "task_id": "550e8400-e29b-41d4-a716-446655440000"}  # fmt: skip
     assert Redactor().scrub(event) == event
