@@ -164,9 +164,9 @@ def person_row(p: Person, rid: str, rng: random.Random, *, corrupt: bool) -> dic
         if nick and rng.random() < 0.4:
             first = nick
         if rng.random() < 0.25:
-            first = typo(first, rng)
+            first = rng.choice([typo, typo, phonetic, ocr])(first, rng)
         if rng.random() < 0.25:
-            last = typo(last, rng)
+            last = rng.choice([typo, typo, phonetic, ocr])(last, rng)
         if rng.random() < 0.1:
             last = accent(last, rng)
         if rng.random() < 0.06:
@@ -237,6 +237,129 @@ def company_files(n: int, seed: int = 11, overlap: float = 0.6):  # type: ignore
             base = companies[rng.randrange(n)]
             other.name = f"{base.name} {rng.choice(['Holdings', 'Group', 'Partners', 'Labs'])}"
         right.append(company_row(other, f"R{j}", rng, corrupt=False))
+    rng.shuffle(right)
+    return left, right, truth
+
+
+# -- FEBRL-like person records (given name, surname, address, postcode, DOB, SSN) -----------
+# Shaped like the FEBRL generator's data (Christen 2008): each duplicate gets a few
+# modifications spread over its fields: keyboard typos, phonetic and OCR errors, missing
+# values, swapped given/surname, nicknames, day/month swaps in dates of birth, a digit wrong in
+# an identifier. Families sharing a surname, an address and a phone are the precision trap.
+PHONETIC = [
+    ("ph", "f"), ("f", "ph"), ("ck", "k"), ("c", "k"), ("ie", "y"), ("y", "ie"), ("ou", "u"),
+    ("ee", "ea"), ("ei", "ie"), ("sch", "sh"), ("th", "t"), ("z", "s"),
+]  # fmt: skip
+OCR = [("o", "0"), ("l", "1"), ("i", "1"), ("s", "5"), ("b", "6"), ("rn", "m"), ("m", "rn")]
+UNITS = ["", "", "", "", "unit 4", "apt 12", "flat 2", "rear", "suite 300", "the grange"]
+
+
+def phonetic(text: str, rng: random.Random) -> str:
+    options = [(a, b) for a, b in PHONETIC if a in text.lower()]
+    if not options:
+        return typo(text, rng)
+    a, b = rng.choice(options)
+    i = text.lower().index(a)
+    return text[:i] + b + text[i + len(a) :]
+
+
+def ocr(text: str, rng: random.Random) -> str:
+    options = [(a, b) for a, b in OCR if a in text.lower()]
+    if not options:
+        return typo(text, rng)
+    a, b = rng.choice(options)
+    i = text.lower().index(a)
+    return text[:i] + b + text[i + len(a) :]
+
+
+def digit_error(digits: str, rng: random.Random) -> str:
+    if len(digits) < 2:
+        return digits
+    i = rng.randrange(len(digits))
+    if rng.random() < 0.5 and i + 1 < len(digits):  # transposition
+        return digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
+    return digits[:i] + str((int(digits[i]) + rng.randint(1, 9)) % 10) + digits[i + 1 :]
+
+
+def febrl_person(fake: Faker, rng: random.Random) -> dict[str, str]:
+    born = fake.date_of_birth(minimum_age=18, maximum_age=90)
+    return {
+        "given_name": fake.first_name(), "surname": fake.last_name(),
+        "street_number": str(rng.randint(1, 999)), "address_1": fake.street_name(),
+        "address_2": rng.choice(UNITS), "suburb": fake.city(), "postcode": fake.postcode(),
+        "state": fake.state_abbr(), "date_of_birth": born.strftime("%Y%m%d"),
+        "soc_sec_id": f"{rng.randint(1_000_000, 9_999_999)}",
+        "phone_number": f"{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}",
+    }  # fmt: skip
+
+
+def febrl_original(person: dict[str, str], rng: random.Random) -> dict[str, str]:
+    """Originals are incomplete too: each field is missing now and then."""
+    row = dict(person)
+    for key, p in (("address_2", 0.0), ("street_number", 0.05), ("phone_number", 0.3),
+                   ("soc_sec_id", 0.15), ("date_of_birth", 0.1), ("suburb", 0.03),
+                   ("state", 0.05)):  # fmt: skip
+        if rng.random() < p:
+            row[key] = ""
+    return row
+
+
+def febrl_duplicate(orig: dict[str, str], rng: random.Random) -> dict[str, str]:
+    row = dict(orig)
+    text_fields = ["given_name", "surname", "address_1", "suburb"]
+    for _ in range(rng.choice([1, 2, 2, 3, 3, 4, 5])):
+        other = ["street_number", "postcode", "state", "date_of_birth", "soc_sec_id",
+                 "phone_number", "address_2", "swap"]  # fmt: skip
+        key = rng.choice([*text_fields, *text_fields, *other])
+        value = row.get(key, "")
+        if key == "swap":
+            row["given_name"], row["surname"] = row["surname"], row["given_name"]
+        elif rng.random() < 0.2 and key not in ("given_name", "surname"):
+            row[key] = ""
+        elif key in text_fields and value:
+            nick = NICKNAMES.get(value.lower()) if key == "given_name" else None
+            change = rng.choice([typo, typo, phonetic, ocr, accent])
+            row[key] = nick if nick and rng.random() < 0.5 else change(value, rng)
+        elif key == "date_of_birth" and value:
+            y, m, d = value[:4], value[4:6], value[6:]
+            if int(d) <= 12 and d != m and rng.random() < 0.5:
+                row[key] = y + d + m  # day and month swapped
+            else:
+                row[key] = digit_error(value, rng)
+        elif key in ("street_number", "postcode", "soc_sec_id", "phone_number") and value:
+            row[key] = digit_error(value, rng)
+        elif key == "state":
+            row[key] = ""
+        elif key == "address_2":
+            row[key] = rng.choice(UNITS)
+    return row
+
+
+def febrl_files(n: int, seed: int = 13, overlap: float = 0.6):  # type: ignore[no-untyped-def]
+    """FEBRL-schema people: (left rows, right rows, truth {left id: right id})."""
+    rng = random.Random(seed)
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    people = [febrl_person(fake, rng) for _ in range(n)]
+    left = [{"rec_id": f"L{i}", **febrl_original(p, rng)} for i, p in enumerate(people)]
+    truth: dict[str, str] = {}
+    right: list[dict[str, str]] = []
+    shared = int(n * overlap)
+    for i in range(shared):
+        copy = febrl_duplicate(febrl_original(people[i], rng), rng)
+        right.append({"rec_id": f"R{i}", **copy})
+        truth[f"L{i}"] = f"R{i}"
+    for j in range(shared, n):
+        other = febrl_person(fake, rng)
+        if rng.random() < 0.1:  # trap: a family member (surname, address, phone shared)
+            kin = people[rng.randrange(n)]
+            for key in ("surname", "street_number", "address_1", "address_2", "suburb",
+                        "postcode", "state", "phone_number"):  # fmt: skip
+                other[key] = kin[key]
+        elif rng.random() < 0.05:  # trap: a namesake elsewhere
+            twin = people[rng.randrange(n)]
+            other["given_name"], other["surname"] = twin["given_name"], twin["surname"]
+        right.append({"rec_id": f"R{j}", **febrl_original(other, rng)})
     rng.shuffle(right)
     return left, right, truth
 

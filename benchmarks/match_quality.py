@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.match_data import company_files, evaluate, people_files
+from benchmarks.match_data import company_files, evaluate, febrl_files, people_files
 from bridge.matching import files
 from bridge.matching.rules import default_rules, parse_text
 
@@ -22,6 +22,11 @@ MODES = {
         "grouped (default rules, threshold 0.9)": None,
         "grouped (hand rules)": "(name:fuzzy0.9 & company:fuzzy0.85) | (name:fuzzy0.85 & email:eq)"
         " | (name:fuzzy0.85 & phone:eq)",
+    },
+    "febrl": {
+        "grouped (default rules, threshold 0.9)": None,
+        "grouped (hand rules)": "(name:fuzzy0.85 & postal_code:eq) | (name:fuzzy0.85 & "
+        "street:fuzzy0.8) | (last_name:fuzzy0.9 & birthdate:eq) | national_id:eq",
     },
     "account": {
         "simple": "name:eq, domain:eq, phone:eq",
@@ -33,17 +38,20 @@ MODES = {
 
 
 def run(kind: str, rows: int, seed: int) -> None:
-    make = people_files if kind == "contact" else company_files
+    make = {"contact": people_files, "febrl": febrl_files, "account": company_files}[kind]
     left, right, truth = make(rows, seed)
-    lt = files.Table([r["id"] for r in left], left, list(left[0]))
-    rt = files.Table([r["id"] for r in right], right, list(right[0]))
+    key = "rec_id" if kind == "febrl" else "id"
+    lt = files.Table([r[key] for r in left], left, list(left[0]))
+    rt = files.Table([r[key] for r in right], right, list(right[0]))
+    sobject = "account" if kind == "account" else "contact"
+    records = {"contact": "person", "febrl": "person (FEBRL-like)", "account": "business"}[kind]
     for mode, text in MODES[kind].items():
-        rules = default_rules(kind) if text is None else parse_text(text)
-        pairs, _ = files.link(lt, rt, rules, kind)
+        rules = default_rules(sobject) if text is None else parse_text(text)
+        pairs, _ = files.link(lt, rt, rules, sobject)
         best: dict[str, str] = {}
         for left_id, match in pairs:
             best.setdefault(left_id, match.id)
-        print(json.dumps({"records": "person" if kind == "contact" else "business",
+        print(json.dumps({"records": records,
                           "mode": mode, "rules": str(rules), "rows_each": rows, "seed": seed,
                           **evaluate(best, truth)}), flush=True)  # fmt: skip
 
@@ -54,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     run("contact", args.rows, args.seed)
+    run("febrl", args.rows, args.seed + 6)
     run("account", args.rows, args.seed + 4)
     reason = "needs a real model behind BRIDGE_MATCHING_AI_BASE_URL"
     print(json.dumps({"mode": "ai", "measured": False, "reason": reason}))

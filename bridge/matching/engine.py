@@ -12,6 +12,7 @@ import numpy as np
 
 from bridge.matching import tiebreak
 from bridge.matching.explain import explain
+from bridge.matching.frequency import NameFrequency
 from bridge.matching.index import ObjectIndex
 from bridge.matching.profiles import Profile
 from bridge.matching.rules import Rule, RuleSet
@@ -54,11 +55,23 @@ def rule_fires(rule: Rule, comp: Comparison) -> tuple[np.ndarray, np.ndarray]:
     return clean >= cut, clean
 
 
+class _FiredNames:
+    """Rule names that fired for pair i, built only for the pairs asked about (the matches),
+    not for every pair compared."""
+
+    def __init__(self, names: list[str], fired: list[np.ndarray]) -> None:
+        self.names = names
+        self.fired = fired
+
+    def __getitem__(self, i: int) -> list[str]:
+        return [name for name, f in zip(self.names, self.fired, strict=True) if f[i]]
+
+
 @dataclass
 class Decision:
     ok: np.ndarray  # matched, per record
     confidence: np.ndarray
-    fired: list[list[str]]  # rule names that fired, per record
+    fired: _FiredNames  # rule names that fired, per record (fired[i])
     scores: np.ndarray  # mean similarity of the fired rules, per record
 
 
@@ -76,7 +89,7 @@ def decide(rules: RuleSet, comp: Comparison) -> Decision:
         ok = np.ones(n, dtype=bool)
     if rules.threshold is not None:
         ok &= conf >= rules.threshold - 1e-9
-    names = [[str(r) for r, (f, _) in fired_by_rule.items() if f[i]] for i in range(n)]
+    names = _FiredNames([str(r) for r in fired_by_rule], [f for f, _ in fired_by_rule.values()])
     if fired_by_rule:
         fired = np.vstack([f for f, _ in fired_by_rule.values()])
         sims = np.vstack([v for _, v in fired_by_rule.values()])
@@ -94,9 +107,11 @@ def match_many(
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
     explain_matches: bool = True,
+    freq: NameFrequency | None = None,
 ) -> list[list[Match]]:
     """Each candidate against its block; all pairs compared in one vectorised pass. A record
-    with the candidate's own id is skipped (a record never matches itself)."""
+    with the candidate's own id is skipped (a record never matches itself). `freq`: the name
+    frequencies of the index the blocks come from (term-frequency adjustments)."""
     cands: list[Profile] = []
     recs: list[Profile] = []
     offsets = [0]
@@ -108,7 +123,7 @@ def match_many(
         offsets.append(len(recs))
     if not recs:
         return [[] for _ in candidates]
-    comp = compare(cands, recs)
+    comp = compare(cands, recs, freq)
     decision = decide(rules, comp)
     results = []
     for k in range(len(candidates)):
@@ -144,10 +159,11 @@ def match_profile(
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
     explain_matches: bool = True,
+    freq: NameFrequency | None = None,
 ) -> list[Match]:
-    return match_many([candidate], [records], rules, stats=stats, explain_matches=explain_matches)[
-        0
-    ]
+    return match_many(
+        [candidate], [records], rules, stats=stats, explain_matches=explain_matches, freq=freq
+    )[0]
 
 
 def match_in_index(
@@ -159,5 +175,6 @@ def match_in_index(
     explain_matches: bool = True,
 ) -> list[Match]:
     return match_profile(
-        candidate, index.block(candidate), rules, stats=stats, explain_matches=explain_matches
-    )
+        candidate, index.block(candidate), rules, stats=stats, explain_matches=explain_matches,
+        freq=index.freq,
+    )  # fmt: skip

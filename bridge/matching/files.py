@@ -16,7 +16,7 @@ from pathlib import Path
 from bridge.matching.engine import Match, match_many
 from bridge.matching.index import ObjectIndex
 from bridge.matching.profiles import FIELD_ALIASES, KNOWN_FIELDS, build_profile, canonical_field
-from bridge.matching.rules import RuleError, RuleSet, default_rules, parse_rules
+from bridge.matching.rules import DEFAULT_RULES, RuleError, RuleSet, parse_rules, parse_text
 
 CHUNK = 250  # candidates compared in one vectorised pass (and one progress-bar step)
 ID_COLUMNS = ("id", "Id", "ID", "record_id", "rec_id")
@@ -70,10 +70,23 @@ def infer_object(columns: Iterable[str]) -> str:
     return "contact" if fields & _PERSON_HINTS else "account"
 
 
+def _default_rules(sobject: str, fields: set[str]) -> RuleSet:
+    """The default rules without the alternatives the files have no column for (a default
+    names every identifying field a record may have; a file has some of them)."""
+    text = DEFAULT_RULES.get(sobject.lower(), DEFAULT_RULES["contact"])
+    body, _, threshold = text.partition(" threshold=")
+    kept = [
+        alt
+        for alt in body.split(" | ")
+        if canonical_field(alt.split(":")[0]) in fields | {"name", "domain", "website"}
+    ]
+    return parse_text(" | ".join(kept or body.split(" | ")) + f" threshold={threshold}")
+
+
 def file_rules(text: str | None, sobject: str, columns: Sequence[str]) -> RuleSet:
     """The rules, with every field checked against the file's columns."""
     fields = {canonical_field(c) for c in columns}
-    rules = parse_rules(text, allowed=None, default=default_rules(sobject))
+    rules = parse_rules(text, allowed=None, default=_default_rules(sobject, fields))
     usable = fields | set(KNOWN_FIELDS)
     for rule in rules.rules:
         if rule.field not in usable:
@@ -114,7 +127,9 @@ def link(
         ]
         blocks = [index.block(c) for c in cands]
         summary.pairs_compared += sum(map(len, blocks))
-        for i, matches in zip(range(start, stop), match_many(cands, blocks, rules), strict=True):
+        for i, matches in zip(
+            range(start, stop), match_many(cands, blocks, rules, freq=index.freq), strict=True
+        ):
             _count(summary, matches, best_of)
             pairs.extend((left.ids[i], m) for m in matches)
     summary.right_reused = sum(1 for n in best_of.values() if n > 1)
@@ -158,7 +173,9 @@ def dedupe(
         profiles = [c for c in cands if c is not None]
         blocks = [index.block(c) for c in profiles]
         summary.pairs_compared += sum(len(b) - 1 for b in blocks)
-        for cand, matches in zip(profiles, match_many(profiles, blocks, rules), strict=True):
+        for cand, matches in zip(
+            profiles, match_many(profiles, blocks, rules, freq=index.freq), strict=True
+        ):
             _count(summary, matches, best_of)
             if matches:
                 best[cand.id] = matches[0]

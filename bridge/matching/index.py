@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bridge.matching.frequency import NameFrequency
+from bridge.matching.normalize import phonetic_key
 from bridge.matching.profiles import Profile, build_profile
 from bridge.matching.tiebreak import RecordStats
 
@@ -42,6 +44,22 @@ def blocking_keys(p: Profile) -> set[str]:
             initials = {f[0] for f in p.first_forms} | {p.first[0]}
             keys.update("s:" + p.last[:3] + "/" + i for i in initials)
             keys.add("s:" + p.first[:3] + "/" + p.last[0])
+            # Sound-alike surnames ('Smyth'/'Smith', 'Gallager'/'Gallagher') by first initial,
+            # and crosswise for swapped names.
+            sound = phonetic_key(p.last)
+            if sound:
+                keys.update("ph:" + sound + "/" + i for i in initials)
+            sound = phonetic_key(p.first)
+            if sound:
+                keys.add("ph:" + sound + "/" + p.last[0])
+        # The first name at the company: a copy whose surname is misspelt at its start.
+        if p.first and p.company:
+            keys.add("fc:" + p.first.split()[0] + "/" + p.company.replace(" ", "")[:8])
+        # Identifying fields of people: a copy whose names are both misspelt still shares them.
+        if p.national_id:
+            keys.add("i:" + p.national_id)
+        if len(p.birthdate) == 8:
+            keys.add("b:" + p.birthdate)
     elif p.company:
         tokens = p.company.split()
         keys.update("c:" + t for t in tokens if len(t) > 1)
@@ -61,6 +79,7 @@ class ObjectIndex:
         self.slot_of: dict[str, int] = {}
         self.postings: dict[str, set[int]] = defaultdict(set)
         self._free: list[int] = []
+        self.freq = NameFrequency()
 
     def __len__(self) -> int:
         return len(self.slot_of)
@@ -77,6 +96,7 @@ class ObjectIndex:
         else:
             self.slots[slot] = profile
         self.slot_of[profile.id] = slot
+        self.freq.update(profile, +1)
         for key in blocking_keys(profile):
             self.postings[key].add(slot)
         return previous
@@ -87,6 +107,7 @@ class ObjectIndex:
             return None
         profile = self.slots[slot]
         assert profile is not None
+        self.freq.update(profile, -1)
         for key in blocking_keys(profile):
             posting = self.postings.get(key)
             if posting is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import jellyfish
 import phonenumbers
 import tldextract
 from cleanco import prepare_default_terms
@@ -198,3 +199,40 @@ def postal_key(value: object) -> str:
     if len(key) == 9 and key.isdigit():
         return key[:5]
     return key
+
+
+_DATE_FORMATS = (
+    re.compile(r"^(?P<y>\d{4})-?(?P<m>\d{1,2})-?(?P<d>\d{1,2})(?:[T ].*)?$"),  # ISO, FEBRL
+    re.compile(r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<m>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>\d{4})$"),  # US order
+)
+
+
+def date_key(value: object) -> str:
+    """A date of birth as YYYYMMDD ('1956-03-12', '19560312', '3/12/1956' -> '19560312').
+
+    Slashed day-first dates are read US-style (month first) unless the first number cannot be
+    a month; anything unreadable keeps its digits, so two equal typos still compare equal.
+    """
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    for pattern in _DATE_FORMATS:
+        found = pattern.match(text)
+        if found:
+            y, m, d = found["y"], int(found["m"]), int(found["d"])
+            if m > 12 >= d:
+                m, d = d, m
+            return f"{y}{m:02d}{d:02d}"
+    return _DIGITS.sub("", text)
+
+
+def id_key(value: object) -> str:
+    """National ids (SSN, soc_sec_id, tax ids): letters and digits only, upper case."""
+    return re.sub(r"[^0-9A-Z]", "", str(value or "").upper())
+
+
+def phonetic_key(name: str) -> str:
+    """Metaphone of a normalised name's first token ('smyth' and 'smith' -> 'SM0')."""
+    token = name.split()[0] if name else ""
+    return jellyfish.metaphone(token)[:4] if token.isalpha() else ""

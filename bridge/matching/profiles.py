@@ -26,12 +26,18 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "phone_number", "telephone", "mobilephone", "mobile_phone", "mobile"),
     "website": ("website", "url", "web", "homepage", "account.website"),
     "domain": ("domain", "domain__c", "company_domain__c", "email_domain"),
-    "street": ("street", "billingstreet", "mailingstreet", "address", "street_address"),
-    "city": ("city", "billingcity", "mailingcity", "town"),
+    "street": ("street", "billingstreet", "mailingstreet", "address", "street_address",
+               "address_1", "address1", "address_line_1", "address_line1", "street_name"),
+    "street_number": ("street_number", "house_number", "street_no", "streetnumber"),
+    "city": ("city", "billingcity", "mailingcity", "town", "suburb", "locality"),
     "postal_code": ("postal_code", "postalcode", "billingpostalcode", "mailingpostalcode", "zip",
                     "zipcode", "zip_code", "postcode"),
     "state": ("state", "billingstate", "mailingstate", "region", "province"),
     "country": ("country", "billingcountry", "mailingcountry"),
+    "birthdate": ("birthdate", "birth_date", "date_of_birth", "dob", "birthday",
+                  "dateofbirth"),
+    "national_id": ("national_id", "ssn", "soc_sec_id", "social_security_number",
+                    "national_insurance_number", "nino", "tax_id", "sin"),
 }  # fmt: skip
 _ALIAS_TO_FIELD = {alias: name for name, aliases in FIELD_ALIASES.items() for alias in aliases}
 
@@ -65,6 +71,8 @@ class Profile:
     postal_code: str = ""
     state: str = ""
     country: str = ""
+    birthdate: str = ""  # YYYYMMDD
+    national_id: str = ""
     account_id: str = ""
     created: str = ""
     # what `field:exact` compares, per canonical field present
@@ -92,6 +100,9 @@ class Profile:
             return self.phone
         if name == "website":
             return self.domain
+        if name == "street_number":
+            head = self.street.split()[0] if self.street else ""
+            return head if head[:1].isdigit() else ""
         if name in FIELD_ALIASES:
             return str(getattr(self, name))
         return self.extra.get(name, "")
@@ -172,11 +183,15 @@ def build_profile(
         explicit_domain = ""
     profile.domain = explicit_domain or nz.company_domain(email, values.get("website", ""))
     profile.phones = tuple(dict.fromkeys(p for p in (nz.phone_key(x, region) for x in phones) if p))
-    profile.street = nz.text_key(values.get("street"))
+    # The house number belongs to the street ('12 Main St'), wherever a file keeps it.
+    street = " ".join(v for v in (values.get("street_number"), values.get("street")) if v)
+    profile.street = nz.text_key(street)
     profile.city = nz.text_key(values.get("city"))
     profile.postal_code = nz.postal_key(values.get("postal_code"))
     profile.state = nz.text_key(values.get("state"))
     profile.country = nz.text_key(values.get("country"))
+    profile.birthdate = nz.date_key(values.get("birthdate"))
+    profile.national_id = nz.id_key(values.get("national_id"))
     exact = {name: nz.exact_key(raw) for name, raw in values.items()}
     if phones:
         exact["phone"] = nz.exact_key(phones[0])

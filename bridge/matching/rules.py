@@ -230,8 +230,10 @@ def _instructions(value: Any) -> str:
 # be considered, and the evidence model decides (threshold on overall confidence).
 DEFAULT_RULES = {
     "account": "name:fuzzy0.7 | domain:eq | phone:eq threshold=0.9",
-    "contact": "name:fuzzy0.7 | email:eq | phone:eq threshold=0.9",
-    "lead": "name:fuzzy0.7 | email:eq | phone:eq threshold=0.9",
+    # People: any identifying field lets a pair be considered (a copy with both names
+    # mangled or swapped still shares its id or birth date); the confidence decides.
+    "contact": "name:fuzzy0.7 | email:eq | phone:eq | national_id:eq | birthdate:eq threshold=0.9",
+    "lead": "name:fuzzy0.7 | email:eq | phone:eq | national_id:eq | birthdate:eq threshold=0.9",
 }
 
 

@@ -105,7 +105,10 @@ class MatchService:
             return index.stats(obj, rid)
 
         blocks = [records.block(p) for p in profiles]
-        return [CandidateOutcome(m) for m in match_many(profiles, blocks, rules, stats=stats)]
+        return [
+            CandidateOutcome(m)
+            for m in match_many(profiles, blocks, rules, stats=stats, freq=records.freq)
+        ]
 
     def _match_ai(
         self, index: MatchIndex, obj: str, profiles: Sequence[Any], rules: RuleSet
@@ -117,7 +120,7 @@ class MatchService:
             block = [r for r in index.objects[obj].block(profile) if r.id != profile.id]
             if not block:
                 return CandidateOutcome()
-            conf = confidence(compare(profile, block))
+            conf = confidence(compare(profile, block, index.objects[obj].freq))
             top = np.argsort(-conf, kind="stable")[:AI_SHORTLIST]
             shortlist = [block[i] for i in top]
             verdicts = client.judge(obj, profile, shortlist, rules.instructions)
