@@ -25,7 +25,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 # Tests use their own logical database so a developer's data in db 0 is left alone.
-TEST_REDIS_DB = 9
+# Parallel test workers (pytest-xdist: gw0, gw1, ...) each get their own database.
+TEST_REDIS_DB = 9 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 
 
 @pytest.fixture(scope="session")
