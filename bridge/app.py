@@ -20,12 +20,13 @@ from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import RemainingCache
 from bridge.db import Database
 from bridge.routes import setup_routes
+from bridge.salesforce.lazy import lazy_gateway
 from bridge.tenants.service import KeyVerifier
 from bridge.triggers.api import TRIGGERS
 from bridge.triggers.intake import Intake
 from bridge.triggers.service import TriggerConfigCache, TriggerService
 from bridge.web.access_log import access_log_middleware
-from bridge.web.appkeys import DB, REDIS, SETTINGS
+from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.auth import VERIFIER, auth_middleware
 from bridge.web.bodylimit import body_limit_middleware
 from bridge.web.charging import CREDITS_CACHE, add_credits_header
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     install_registry(app)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_salesforce)
     app.cleanup_ctx.append(_triggers)
     app.cleanup_ctx.append(metrics_flusher)
     app.on_response_prepare.append(add_request_id_header)
@@ -104,3 +106,11 @@ async def _triggers(app: web.Application) -> AsyncIterator[None]:
         TriggerConfigCache(db, ttl=AUTH_CACHE_SECONDS),
     )
     yield
+
+
+async def _salesforce(app: web.Application) -> AsyncIterator[None]:
+    gateway = lazy_gateway(app[SETTINGS])
+    app[SALESFORCE] = gateway
+    yield
+    if gateway is not None:
+        gateway.close()

@@ -19,13 +19,12 @@ from bridge.conversion.models import Action, ConvertRequest, ConvertResponse
 from bridge.conversion.plan import ConversionUnavailable, LeadNotFound, Outcome
 from bridge.conversion.service import ConversionService
 from bridge.matching.api import MATCHING
-from bridge.matching.factory import gateway_from_settings
 from bridge.routing.api import ROUTING
 from bridge.routing.errors import NoMemberAvailable
 from bridge.routing.pools import PoolNotFound
 from bridge.routing.rebuild import RebuildTimeout
 from bridge.salesforce.errors import SalesforceError
-from bridge.web.appkeys import DB, SETTINGS
+from bridge.web.appkeys import DB, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import charge, refund_charge
 from bridge.web.endpoints import EndpointTable
@@ -52,7 +51,7 @@ async def _conversion(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
     app[CONVERSION] = build_service(
-        app[DB], gateway_from_settings(settings), app.get(MATCHING), app.get(ROUTING),
+        app[DB], app[SALESFORCE], app.get(MATCHING), app.get(ROUTING),
         client=client, refresh=settings.conversion_refresh_index,
     )  # fmt: skip
     yield

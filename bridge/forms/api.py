@@ -18,7 +18,7 @@ from bridge.forms.factory import form_service
 from bridge.forms.models import FormSubmitRequest, FormSubmitResponse, PushStatus
 from bridge.forms.service import FormService, Spam, price
 from bridge.forms.spam import BurstLimit
-from bridge.web.appkeys import DB, REDIS, SETTINGS
+from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
 from bridge.web.cors import enable_cors
@@ -52,7 +52,9 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
         )  # fmt: skip
 
     burst = BurstLimit(app[REDIS], settings.forms_burst_per_ip)
-    app[FORMS] = await asyncio.to_thread(form_service, settings, app[DB], client, burst, webhook)
+    app[FORMS] = await asyncio.to_thread(
+        form_service, settings, app[DB], client, burst, webhook, gateway=app[SALESFORCE]
+    )
     yield
     app[FORMS].enricher.close()
     await session.close()

@@ -13,13 +13,18 @@ from bridge.forms.enrich import FormEnricher
 from bridge.forms.salesforce_push import SalesforcePush
 from bridge.forms.service import FormService, WebhookPush
 from bridge.forms.spam import BurstLimit
-from bridge.matching.factory import build_service, gateway_from_settings
+from bridge.matching.factory import build_service
 from bridge.pipeline_config import load as load_pipeline_config
 from config.settings import Settings
 
 
-def salesforce_push(settings: Settings, client: redis.Redis, db: Database) -> SalesforcePush | None:
-    gateway = gateway_from_settings(settings)
+def salesforce_push(
+    settings: Settings,
+    client: redis.Redis,
+    db: Database,
+    gateway: Callable[[], Any] | None,
+) -> SalesforcePush | None:
+    """`gateway` is the process's one lazily opened gateway (None: no Salesforce configured)."""
     if gateway is None:
         return None
     matcher, store = build_service(settings, client, db, gateway)
@@ -43,9 +48,12 @@ def form_service(
     burst: BurstLimit,
     webhook: WebhookPush,
     salesforce: Callable[[], SalesforcePush | None] | None = None,
+    gateway: Callable[[], Any] | None = None,
 ) -> FormService:
     cascade = load_pipeline_config(settings.pipeline_config).enrichment.cascade()
     enrichment = EnrichmentService.from_settings(settings, client, cascade)
     enricher = FormEnricher(enrichment, budget_credits=settings.enrich_upstream_max_credits)
-    push = salesforce() if salesforce is not None else salesforce_push(settings, client, db)
+    push = (
+        salesforce() if salesforce is not None else salesforce_push(settings, client, db, gateway)
+    )
     return FormService(settings, db, enricher, burst, salesforce=push, webhook=webhook)

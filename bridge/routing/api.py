@@ -42,7 +42,7 @@ from bridge.routing.seed import seed_file
 from bridge.routing.service import Reset, RoutingService
 from bridge.routing.tables import RoutingPool
 from bridge.salesforce.errors import SalesforceError
-from bridge.web.appkeys import DB, REDIS, SETTINGS
+from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, charge, refund_charge
 from bridge.web.endpoints import EndpointTable
@@ -64,8 +64,6 @@ def setup(app: web.Application) -> None:
 
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
-    from bridge.salesforce.gateway import SalesforceGateway
-
     settings = app[SETTINGS]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, max_connections=64)
     db = app[DB]
@@ -73,7 +71,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         db,
         client,
         pools=pool_store.PoolCache(db, ttl=settings.routing_pool_cache_seconds),
-        gateway=lambda: SalesforceGateway.from_settings(settings, pool_size=32),
+        gateway=app[SALESFORCE],  # type: ignore[arg-type]
         memo_ttl=settings.routing_replay_days * 86400,
     )
     if app[ROUTING].active_users is not None:

@@ -11,3 +11,5 @@ from config.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", aioredis.Redis)
 DB = web.AppKey("db", Database)
+# The process's one lazily opened gateway; None when no Salesforce sign-in is configured.
+SALESFORCE = web.AppKey("salesforce", object)

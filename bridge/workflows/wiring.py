@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import redis
 
 from bridge.db import Database
@@ -12,9 +15,15 @@ from bridge.workflows.steps import StepFailed, StepServices
 from config.settings import Settings
 
 
-def step_services(settings: Settings, client: redis.Redis, db: Database) -> StepServices:
+def step_services(
+    settings: Settings,
+    client: redis.Redis,
+    db: Database,
+    gateway: Callable[[], Any] | None,
+) -> StepServices:
+    """`gateway`: the worker process's one Salesforce gateway (None: none configured)."""
     cascade = load_pipeline_config(settings.pipeline_config).enrichment.cascade()
-    push = salesforce_push(settings, client, db)
+    push = salesforce_push(settings, client, db, gateway)
 
     def assign(tenant_id: int, sobject: str, record_id: str, pool: str) -> str | None:
         from bridge.routing.pools import PoolNotFound

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from bridge.app import create_app
 from bridge.credits import service as credits
 from bridge.db import Database
+from bridge.salesforce.lazy import lazy_gateway
 from bridge.tenants import service as tenants
 from bridge.workflows.config import load
 from bridge.workflows.jobs import JobStore
@@ -64,10 +65,13 @@ async def client(aiohttp_client: Any, sf_settings: Settings) -> TestClient:
 @pytest.fixture
 def runner(sf_settings: Settings, db: Database) -> Any:
     client = redis.Redis.from_url(sf_settings.redis_url)
+    gateway = lazy_gateway(sf_settings)
     yield WorkflowRunner(
         JobStore(client), db, load(sf_settings.workflows_config),
-        step_services(sf_settings, client, db), retry=RetryPolicy(base_seconds=0.0),
+        step_services(sf_settings, client, db, gateway), retry=RetryPolicy(base_seconds=0.0),
     )  # fmt: skip
+    if gateway is not None:
+        gateway.close()
     client.close()
 
 

@@ -19,6 +19,7 @@ from config.logging import Redactor
 from config.settings import get_settings
 from workers import resources
 from workers.celery_app import app
+from workers.salesforce import gateway_getter
 
 _runner: WorkflowRunner | None = None
 
@@ -31,7 +32,7 @@ def runner() -> WorkflowRunner:
         db = resources.database()
         _runner = WorkflowRunner(
             JobStore(client), db, load(settings.workflows_config),
-            step_services(settings, client, db),
+            step_services(settings, client, db, gateway_getter()),
             retry=RetryPolicy(max_attempts=settings.task_max_retries,
                               max_seconds=settings.task_retry_backoff_max),
             redactor=Redactor(settings.log_personal_data),
