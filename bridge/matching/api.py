@@ -10,11 +10,11 @@ import redis
 from aiohttp import web
 
 from bridge.matching.ai import AiError, AiNotConfigured
-from bridge.matching.factory import build_service, gateway_from_settings
+from bridge.matching.factory import build_service
 from bridge.matching.models import CandidateResult, MatchItem, MatchRequest, MatchResponse
 from bridge.matching.rules import default_rules, parse_rules
 from bridge.matching.service import CREDITS_PER_CANDIDATE, IndexUnavailable, MatchService
-from bridge.web.appkeys import DB, SETTINGS
+from bridge.web.appkeys import DB, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import charge, refund_charge
 from bridge.web.endpoints import EndpointTable
@@ -37,9 +37,7 @@ routes = MatchingEndpoints(tags=("Match",))
 async def _matching(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-    app[MATCHING], _store = build_service(
-        settings, client, app[DB], gateway_from_settings(settings)
-    )
+    app[MATCHING], _store = build_service(settings, client, app[DB], app[SALESFORCE])
     yield
     client.close()
 

@@ -50,19 +50,3 @@ def build_service(
         registry.get, build_index=build, ai=ai, region=settings.matching_default_region
     )
     return service, store
-
-
-def gateway_from_settings(settings: Settings) -> Callable[[], Any] | None:
-    """A lazily opened gateway when Salesforce sign-in is configured, else None."""
-    if settings.sf_auth == "none" or not settings.sf_instance_url:
-        return None
-    opened: list[Any] = []
-
-    def get() -> Any:
-        if not opened:
-            from bridge.salesforce.gateway import SalesforceGateway
-
-            opened.append(SalesforceGateway.from_settings(settings))
-        return opened[0]
-
-    return get

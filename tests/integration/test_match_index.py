@@ -169,13 +169,14 @@ def test_service_without_index_says_so(client) -> None:
 
 
 def test_build_on_first_use_only_for_the_org_owner(sandbox, client, settings, db) -> None:
-    from bridge.matching.factory import build_service, gateway_from_settings
+    from bridge.matching.factory import build_service
+    from bridge.salesforce.lazy import lazy_gateway
 
     sb = with_sandbox(settings, sandbox)
     owner = tenants.create_key(db, "owner")
     stranger = tenants.create_key(db, "stranger")
     tenants.add_org(db, "owner", sandbox.org_id)
-    service, store = build_service(sb, client, db, gateway_from_settings(sb))
+    service, store = build_service(sb, client, db, lazy_gateway(sb))
     assert store.generation(owner.tenant_id) is None
     index = service.index_for(owner.tenant_id)  # built from the org now
     assert store.generation(owner.tenant_id) == 1 and len(index) > 0
