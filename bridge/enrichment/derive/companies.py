@@ -13,7 +13,7 @@ _TYPES = tuple((kind, normalized(term)) for kind, term in typesources())
 
 
 def legal_forms(name: str) -> list[str]:
-X
+    """Business types whose legal term is in `name`: the same answer as cleanco's `matches`."""
     parts = {normalized(part) for part in strip_tail(name).split()}
     return [kind for kind, term in _TYPES if term in parts]
 
