@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -152,3 +153,78 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> No
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Connected:
+    """A tenant wired to a sandbox org: web and dispatcher running, Apex callouts signed."""
+
+    sandbox: Any
+    env: dict[str, str]
+    web_url: str
+    web: Child
+    key: str
+    secret: str
+    tenant_id: int
+    human: str  # an active user who is not the integration user (changes made by people)
+
+
+@contextlib.contextmanager
+def connected_stack(
+    tmp_path: Path,
+    stack_env: dict[str, str],
+    database_url: str,
+    processes: Processes,
+    extra_env: dict[str, str] | None = None,
+    credits_granted: int = 1_000_000,
+) -> Iterator[Connected]:
+    from bridge.credits import service as credits
+    from bridge.db import Database
+    from bridge.embedded_redis import free_port
+    from bridge.tenants import service as tenants
+    from bridge.triggers import secrets
+    from sandbox.testing import start_sandbox_process
+
+    web_port = free_port()
+    db = Database(database_url)
+    created = tenants.create_key(db, "acme")
+    credits.grant(db, created.tenant_id, credits_granted)
+    secret = secrets.create(db, "acme")[1]
+    try:
+        with start_sandbox_process(tmp_path / "sf", api_daily_limit=5_000_000) as sbx:
+            tenants.add_org(db, "acme", sbx.org_id)
+            sbx.seed(users=4, seed=5)
+            users = sbx.salesforce().query("SELECT Id FROM User WHERE IsActive = true")["records"]
+            human = next(u["Id"] for u in users if u["Id"] != sbx.integration_user_id)
+            env = {
+                **stack_env,
+                "BRIDGE_SF_AUTH": "sandbox",
+                "BRIDGE_SF_INSTANCE_URL": sbx.instance_url,
+                "BRIDGE_SF_CA_BUNDLE": str(sbx.ca_bundle),
+                "BRIDGE_SF_CLIENT_ID": sbx.client_id,
+                "BRIDGE_SF_CLIENT_SECRET": sbx.client_secret,
+                **(extra_env or {}),
+            }
+            web = processes.start("web", [*BRIDGE, "web", "--port", str(web_port)], env)
+            web_url = f"http://127.0.0.1:{web_port}"
+            wait_until(lambda: _answers(f"{web_url}/healthz"), 30, "web")
+            processes.start("dispatcher", [*BRIDGE, "dispatcher"], env).wait_for_log(
+                "dispatcher started"
+            )
+            sbx.set_callouts(
+                url=f"{web_url}/v1/triggers/salesforce", secret=secret, api_key=created.key,
+                enabled=True, backoff_seconds=0.2,
+            )  # fmt: skip
+            yield Connected(sbx, env, web_url, web, created.key, secret, created.tenant_id, human)
+            assert web.process.poll() is None, web.log()
+    finally:
+        db.dispose()
+
+
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -14,20 +14,14 @@ from typing import Any
 
 import pytest
 import redis
-import requests
 from simple_salesforce import format_soql
 from sqlalchemy import select
 
-from bridge.credits import service as credits
 from bridge.db import Database
 from bridge.deadletters import service as deadletters
-from bridge.embedded_redis import free_port
 from bridge.logs.tables import RouteLog
-from bridge.tenants import service as tenants
-from bridge.triggers import secrets
 from config.settings import Settings
-from sandbox.testing import start_sandbox_process
-from tests.e2e.conftest import BRIDGE, Processes, wait_until
+from tests.e2e.conftest import Processes, connected_stack, wait_until
 from tests.integration.test_enrich_upstream_server import RunningUpstream, UpstreamServer
 from workers.celery_app import create_celery_app
 
@@ -70,59 +64,24 @@ def stack(
     broker_url: str,
     processes: Processes,
 ) -> Iterator[Stack]:
-    web_port = free_port()
-    db = Database(database_url)
-    created = tenants.create_key(db, "acme")
-    credits.grant(db, created.tenant_id, 100_000)
-    secret = secrets.create(db, "acme")[1]
     upstream = UpstreamServer(balance=1000)
-    with (
-        RunningUpstream(upstream),
-        start_sandbox_process(tmp_path / "sf", api_daily_limit=5_000_000) as sbx,
-    ):
-        tenants.add_org(db, "acme", sbx.org_id)
-        sbx.seed(users=3, seed=7)
-        users = sbx.salesforce().query("SELECT Id FROM User WHERE IsActive = true")["records"]
-        human = next(u["Id"] for u in users if u["Id"] != sbx.integration_user_id)
-        env = {
-            **stack_env,
-            "BRIDGE_SF_AUTH": "sandbox",
-            "BRIDGE_SF_INSTANCE_URL": sbx.instance_url,
-            "BRIDGE_SF_CA_BUNDLE": str(sbx.ca_bundle),
-            "BRIDGE_SF_CLIENT_ID": sbx.client_id,
-            "BRIDGE_SF_CLIENT_SECRET": sbx.client_secret,
+    db = Database(database_url)
+    with RunningUpstream(upstream):  # its port is known from here on
+        extra = {
             "BRIDGE_SF_MAX_RETRIES": "1",  # a lock held twice outlives the gateway's retry
             "BRIDGE_TRIGGER_BATCH_LINGER_SECONDS": "0.3",
             "BRIDGE_ENRICH_UPSTREAM_URL": upstream.url,
             "BRIDGE_ENRICH_UPSTREAM_API_KEY": upstream.api_key,
             "BRIDGE_ENRICH_UPSTREAM_MAX_RETRY_WAIT_SECONDS": "1",
         }
-        web = processes.start("web", [*BRIDGE, "web", "--port", str(web_port)], env)
-        web_url = f"http://127.0.0.1:{web_port}"
-        wait_until(lambda: _answers(f"{web_url}/healthz"), 30, "web")
-        processes.start("dispatcher", [*BRIDGE, "dispatcher"], env).wait_for_log(
-            "dispatcher started"
-        )
-        processes.worker(env, pool="solo")
-        sbx.set_callouts(
-            url=f"{web_url}/v1/triggers/salesforce",
-            secret=secret,
-            api_key=created.key,
-            enabled=True,
-            backoff_seconds=0.2,
-        )
-        rdb = redis.Redis.from_url(broker_url)
-        yield Stack(sbx, upstream, env, db, created.tenant_id, human, rdb)
-        rdb.close()
-        assert web.process.poll() is None, web.log()
+        with connected_stack(
+            tmp_path, stack_env, database_url, processes, extra, credits_granted=100_000
+        ) as c:
+            processes.worker(c.env, pool="solo")
+            rdb = redis.Redis.from_url(broker_url)
+            yield Stack(c.sandbox, upstream, c.env, db, c.tenant_id, c.human, rdb)
+            rdb.close()
     db.dispose()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_leads_are_enriched_and_written_back(stack: Stack) -> None:

@@ -20,14 +20,8 @@ import redis
 import requests
 from simple_salesforce import format_soql
 
-from bridge.credits import service as credits
-from bridge.db import Database
-from bridge.embedded_redis import free_port
-from bridge.tenants import service as tenants
-from bridge.triggers import secrets
 from bridge.triggers.signatures import sign
-from sandbox.testing import start_sandbox_process
-from tests.e2e.conftest import BRIDGE, Processes, wait_until
+from tests.e2e.conftest import BRIDGE, Processes, connected_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -55,55 +49,19 @@ def stack(
     tmp_path: Path, stack_env: dict[str, str], database_url: str, broker_url: str,
     processes: Processes,
 ) -> Iterator[Stack]:  # fmt: skip
-    web_port = free_port()
-    db = Database(database_url)
-    created = tenants.create_key(db, "acme")
-    credits.grant(db, created.tenant_id, 1_000_000)
-    secret = secrets.create(db, "acme")[1]
-    with start_sandbox_process(tmp_path / "sf", api_daily_limit=5_000_000) as sbx:
-        tenants.add_org(db, "acme", sbx.org_id)
-        sbx.seed(users=4, seed=5)
-        users = sbx.salesforce().query("SELECT Id FROM User WHERE IsActive = true")["records"]
-        human = next(u["Id"] for u in users if u["Id"] != sbx.integration_user_id)
-        env = {
-            **stack_env,
-            "BRIDGE_SF_AUTH": "sandbox",
-            "BRIDGE_SF_INSTANCE_URL": sbx.instance_url,
-            "BRIDGE_SF_CA_BUNDLE": str(sbx.ca_bundle),
-            "BRIDGE_SF_CLIENT_ID": sbx.client_id,
-            "BRIDGE_SF_CLIENT_SECRET": sbx.client_secret,
-            "BRIDGE_TRIGGER_BATCH_LINGER_SECONDS": "0.1",
-            "BRIDGE_POLL_INTERVAL_SECONDS": "3",
-            "BRIDGE_POLL_LOOKBACK_SECONDS": "30",
-            "BRIDGE_BEAT_MAX_LOOP_INTERVAL": "1",
-            "BRIDGE_REDBEAT_LOCK_TIMEOUT": "5",
-            # Delivery is under test here, not the steps (the pipeline has its own e2e tests).
-            "BRIDGE_PIPELINE_CONFIG": str(
-                Path(__file__).with_name("data") / "pipeline-no-steps.yaml"
-            ),
-        }
-        web = processes.start("web", [*BRIDGE, "web", "--port", str(web_port)], env)
-        web_url = f"http://127.0.0.1:{web_port}"
-        wait_until(lambda: _answers(f"{web_url}/healthz"), 30, "web")
-        processes.start("dispatcher", [*BRIDGE, "dispatcher"], env).wait_for_log(
-            "dispatcher started"
-        )
-        sbx.set_callouts(
-            url=f"{web_url}/v1/triggers/salesforce", secret=secret, api_key=created.key,
-            enabled=True, backoff_seconds=0.2,
-        )  # fmt: skip
+    extra = {
+        "BRIDGE_TRIGGER_BATCH_LINGER_SECONDS": "0.1",
+        "BRIDGE_POLL_INTERVAL_SECONDS": "3",
+        "BRIDGE_POLL_LOOKBACK_SECONDS": "30",
+        "BRIDGE_BEAT_MAX_LOOP_INTERVAL": "1",
+        "BRIDGE_REDBEAT_LOCK_TIMEOUT": "5",
+        # Delivery is under test here, not the steps (the pipeline has its own e2e tests).
+        "BRIDGE_PIPELINE_CONFIG": str(Path(__file__).with_name("data") / "pipeline-no-steps.yaml"),
+    }
+    with connected_stack(tmp_path, stack_env, database_url, processes, extra) as c:
         rdb = redis.Redis.from_url(broker_url)
-        yield Stack(sbx, env, web_url, created.key, secret, created.tenant_id, human, rdb)
+        yield Stack(c.sandbox, c.env, c.web_url, c.key, c.secret, c.tenant_id, c.human, rdb)
         rdb.close()
-        assert web.process.poll() is None, web.log()
-    db.dispose()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_callouts_polling_and_loop_guard(stack: Stack, processes: Processes) -> None:
