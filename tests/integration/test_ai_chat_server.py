@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import requests
 from aiohttp import web
 
-from bridge.embedded_redis import free_port
+from tests.app_in_thread import AppInThread
 
 
 @dataclass
@@ -80,35 +79,12 @@ class ChatServer:
         return web.json_response({"query": body["query"], "results": self.search_results})
 
 
-class RunningChat:
+class RunningChat(AppInThread[ChatServer]):
     """Serves a `ChatServer` from a thread with its own event loop."""
 
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runner: web.AppRunner | None = None
-
-    def __enter__(self) -> ChatServer:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.server.chat)
         app.router.add_post("/search", self.server.search)
-        self.server.port = free_port()
-        self.thread.start()
-
-        async def start() -> None:
-            self.runner = web.AppRunner(app, access_log=None)
-            await self.runner.setup()
-            await web.TCPSite(self.runner, "127.0.0.1", self.server.port).start()
-
-        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 def test_stand_in_speaks_chat_completions() -> None:

@@ -6,14 +6,12 @@ with documented prices capped by `max_credits`, `402` when the balance cannot pa
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from bridge.embedded_redis import free_port
+from tests.app_in_thread import AppInThread
 
 PRICES = {"person": 4, "email": 5, "phone": 5, "company": 5}
 
@@ -122,36 +120,13 @@ class UpstreamServer:
         return {"company": data, "confidence": 0.9 if data else None}
 
 
-class RunningUpstream:
+class RunningUpstream(AppInThread[UpstreamServer]):
     """Serves an `UpstreamServer` from a thread with its own event loop."""
 
-    def __init__(self, server: UpstreamServer) -> None:
-        self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runner: web.AppRunner | None = None
-
-    def __enter__(self) -> UpstreamServer:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post(
             "/v1/enrich/{endpoint:(person|phone|email|company)}", self.server.handle
         )
-        self.server.port = free_port()
-        self.thread.start()
-
-        async def start() -> None:
-            self.runner = web.AppRunner(app, access_log=None)
-            await self.runner.setup()
-            await web.TCPSite(self.runner, "127.0.0.1", self.server.port).start()
-
-        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 # --- the stand-in itself speaks the documented protocol ---------------------------------------
