@@ -24,6 +24,7 @@ from bridge.agents.storage import LocalStore, S3Store, StorageError, key_of
 from bridge.agents.tables import AgentRun, AgentRunRecord
 from bridge.agents.work import Agent, RunFailed
 from bridge.credits.service import InsufficientCredits, debit_in
+from bridge.credits.store import Tags
 from bridge.db import Database
 from bridge.db.base import utcnow
 
@@ -165,9 +166,7 @@ def _settle(
                 run.tenant_id,
                 credits,
                 f"POST /v1/agents/{run.agent}",
-                workflow_run_id=run.id,
-                custom_key="record",
-                custom_value=ref[:255],
+                Tags(workflow_run_id=run.id, custom_key="record", custom_value=ref[:255]),
             )
         counts = {
             "processed": int(status == "done"),

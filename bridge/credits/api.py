@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bridge.credits import service
 from bridge.credits.models import CreditUsageQuery, CreditUsageResponse, RemainingCreditsResponse
+from bridge.credits.store import Tags
 from bridge.web.appkeys import DB
 from bridge.web.auth import principal
 from bridge.web.charging import CREDITS_REMAINING
@@ -31,11 +32,10 @@ routes = EndpointTable(tags=("Credits",))
 async def get_credit_usage(request: web.Request) -> web.Response:
     query = parse_query(request, CreditUsageQuery)
     tenant_id = principal(request).tenant_id
+    tags = Tags(query.workflow_id, query.workflow_run_id, query.custom_key, query.custom_value)
     used = await asyncio.to_thread(
-        service.usage, request.app[DB], tenant_id, query.start_date, query.end_date,
-        workflow_id=query.workflow_id, workflow_run_id=query.workflow_run_id,
-        custom_key=query.custom_key, custom_value=query.custom_value,
-    )  # fmt: skip
+        service.usage, request.app[DB], tenant_id, query.start_date, query.end_date, tags
+    )
     return json_model(
         CreditUsageResponse(
             tenant_id=tenant_id,

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bridge.credits import store
+from bridge.credits.store import NO_TAGS, Tags
 from bridge.db import Database
 from config.logging import current_request_id
 
@@ -37,10 +38,7 @@ class Debit:
     remaining: int
     endpoint: str
     entry_id: int | None
-    workflow_id: str | None = None
-    workflow_run_id: str | None = None
-    custom_key: str | None = None
-    custom_value: str | None = None
+    tags: Tags = NO_TAGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +57,8 @@ def debit_in(
     tenant_id: int,
     amount: int,
     endpoint: str,
+    tags: Tags = NO_TAGS,
     *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
     request_id: str | None = None,
 ) -> Debit:
     """`debit` inside the caller's transaction (so the debit commits with the caller's rows)."""
@@ -79,16 +74,10 @@ def debit_in(
         kind=store.DEBIT,
         amount=amount,
         endpoint=endpoint,
-        workflow_id=workflow_id,
-        workflow_run_id=workflow_run_id,
-        custom_key=custom_key,
-        custom_value=custom_value,
+        tags=tags,
         request_id=request_id or current_request_id(),
     )
-    return Debit(
-        tenant_id, amount, remaining, endpoint, entry.id,
-        workflow_id, workflow_run_id, custom_key, custom_value,
-    )  # fmt: skip
+    return Debit(tenant_id, amount, remaining, endpoint, entry.id, tags)
 
 
 def debit(
@@ -96,20 +85,13 @@ def debit(
     tenant_id: int,
     amount: int,
     endpoint: str,
+    tags: Tags = NO_TAGS,
     *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
     request_id: str | None = None,
 ) -> Debit:
     """Atomically take `amount` credits or raise InsufficientCredits (nothing taken)."""
     with db.session() as session:
-        return debit_in(
-            session, tenant_id, amount, endpoint,
-            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
-            custom_key=custom_key, custom_value=custom_value, request_id=request_id,
-        )  # fmt: skip
+        return debit_in(session, tenant_id, amount, endpoint, tags, request_id=request_id)
 
 
 def refund(db: Database, spent: Debit, *, request_id: str | None = None) -> int:
@@ -128,10 +110,7 @@ def refund(db: Database, spent: Debit, *, request_id: str | None = None) -> int:
             kind=store.REFUND,
             amount=spent.amount,
             endpoint=spent.endpoint,
-            workflow_id=spent.workflow_id,
-            workflow_run_id=spent.workflow_run_id,
-            custom_key=spent.custom_key,
-            custom_value=spent.custom_value,
+            tags=spent.tags,
             request_id=request_id or current_request_id(),
         )
         return remaining
@@ -163,19 +142,12 @@ def usage(
     tenant_id: int,
     start: datetime,
     end: datetime,
-    *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
+    tags: Tags = NO_TAGS,
 ) -> int:
-    """Credits used (debits net of refunds) between `start` and `end` inclusive."""
+    """Credits used (debits net of refunds) between `start` and `end` inclusive, filtered by
+    every tag that is set."""
     with db.read() as session:
-        return store.used(
-            session, tenant_id, start, end,
-            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
-            custom_key=custom_key, custom_value=custom_value,
-        )  # fmt: skip
+        return store.used(session, tenant_id, start, end, tags)
 
 
 # --- async doors for the event loop ------------------------------------------------------------
@@ -186,19 +158,14 @@ async def adebit(
     tenant_id: int,
     amount: int,
     endpoint: str,
+    tags: Tags = NO_TAGS,
     *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
     request_id: str | None = None,
 ) -> Debit:
     # to_thread copies contextvars, so the bound request id reaches the ledger line.
     return await asyncio.to_thread(
-        debit, db, tenant_id, amount, endpoint,
-        workflow_id=workflow_id, workflow_run_id=workflow_run_id,
-        custom_key=custom_key, custom_value=custom_value, request_id=request_id,
-    )  # fmt: skip
+        debit, db, tenant_id, amount, endpoint, tags, request_id=request_id
+    )
 
 
 async def arefund(db: Database, spent: Debit) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -11,6 +12,27 @@ from sqlalchemy.orm import Session
 from bridge.credits.tables import CreditBalance, CreditEntry
 
 DEBIT, GRANT, REFUND = "debit", "grant", "refund"
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    """What a ledger line is attributed to (and what usage can be filtered by)."""
+
+    workflow_id: str | None = None
+    workflow_run_id: str | None = None
+    custom_key: str | None = None
+    custom_value: str | None = None
+
+    def columns(self) -> dict[str, str | None]:
+        return {
+            "workflow_id": self.workflow_id,
+            "workflow_run_id": self.workflow_run_id,
+            "custom_key": self.custom_key,
+            "custom_value": self.custom_value,
+        }
+
+
+NO_TAGS = Tags()
 
 
 def take(session: Session, tenant_id: int, amount: int) -> int | None:
@@ -62,10 +84,7 @@ def entry(
     kind: str,
     amount: int,
     endpoint: str,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
+    tags: Tags = NO_TAGS,
     request_id: str | None = None,
 ) -> CreditEntry:
     """A ledger line, not yet added to a session (for bulk inserts)."""
@@ -74,11 +93,8 @@ def entry(
         kind=kind,
         amount=amount,
         endpoint=endpoint,
-        workflow_id=workflow_id,
-        workflow_run_id=workflow_run_id,
-        custom_key=custom_key,
-        custom_value=custom_value,
         request_id=request_id,
+        **tags.columns(),
     )
 
 
@@ -89,10 +105,7 @@ def add_entry(
     kind: str,
     amount: int,
     endpoint: str,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
+    tags: Tags = NO_TAGS,
     request_id: str | None = None,
     created_at: datetime | None = None,
 ) -> CreditEntry:
@@ -101,10 +114,7 @@ def add_entry(
         kind=kind,
         amount=amount,
         endpoint=endpoint,
-        workflow_id=workflow_id,
-        workflow_run_id=workflow_run_id,
-        custom_key=custom_key,
-        custom_value=custom_value,
+        tags=tags,
         request_id=request_id,
     )
     if created_at is not None:
@@ -119,11 +129,7 @@ def used(
     tenant_id: int,
     start: datetime,
     end: datetime,
-    *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
+    tags: Tags = NO_TAGS,
 ) -> int:
     """Debits minus refunds in [start, end] matching every given filter."""
     signed = case(
@@ -136,12 +142,7 @@ def used(
         CreditEntry.created_at >= start,
         CreditEntry.created_at <= end,
     )
-    for column, value in (
-        (CreditEntry.workflow_id, workflow_id),
-        (CreditEntry.workflow_run_id, workflow_run_id),
-        (CreditEntry.custom_key, custom_key),
-        (CreditEntry.custom_value, custom_value),
-    ):
+    for name, value in tags.columns().items():
         if value is not None:
-            query = query.where(column == value)
+            query = query.where(getattr(CreditEntry, name) == value)
     return int(session.execute(query).scalar_one())

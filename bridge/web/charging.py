@@ -2,7 +2,7 @@
 
 A paid handler does:
 
-    spent = await charge(request, 5, workflow_id=body.workflow_id)
+    spent = await charge(request, 5, tags=Tags(workflow_id=body.workflow_id))
     try:
         result = await do_the_work()
     except Exception:
@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from bridge.credits.service import Debit, InsufficientCredits, RemainingCache, adebit, arefund
+from bridge.credits.store import NO_TAGS, Tags
 from bridge.web.appkeys import DB
 from bridge.web.auth import PRINCIPAL, principal
 from bridge.web.errors import ApiError
@@ -47,22 +48,16 @@ async def charge(
     request: web.Request,
     amount: int,
     endpoint: str | None = None,
-    *,
-    workflow_id: str | None = None,
-    workflow_run_id: str | None = None,
-    custom_key: str | None = None,
-    custom_value: str | None = None,
+    tags: Tags = NO_TAGS,
 ) -> Debit:
     """Debit the caller's tenant `amount` credits for this request, or answer 402."""
     caller = principal(request)
     name = endpoint or f"{request.method} {request.match_info.route.resource.canonical}"  # type: ignore[union-attr]
     try:
         spent = await adebit(
-            request.app[DB], caller.tenant_id, amount, name,
-            workflow_id=workflow_id, workflow_run_id=workflow_run_id,
-            custom_key=custom_key, custom_value=custom_value,
+            request.app[DB], caller.tenant_id, amount, name, tags,
             request_id=request.get(REQUEST_ID),
-        )  # fmt: skip
+        )
     except InsufficientCredits as exc:
         _note(request, caller.tenant_id, exc.remaining)
         raise insufficient(exc) from None

@@ -44,8 +44,7 @@ def tenant(db: Database) -> tuple[int, dict[str, str]]:
     with db.session() as session:
         for t, kind, amount, when, wf, run, ck, cv in rows:
             store.add_entry(session, tenant_id=t, kind=kind, amount=amount, endpoint="test",
-                            workflow_id=wf, workflow_run_id=run, custom_key=ck,
-                            custom_value=cv, created_at=when)  # fmt: skip
+                            tags=store.Tags(wf, run, ck, cv), created_at=when)  # fmt: skip
     return key.tenant_id, {"Authorization": f"Bearer {key.key}"}
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bridge.credits import service
 from bridge.credits.service import InsufficientCredits
+from bridge.credits.store import Tags
 from bridge.credits.tables import CreditEntry
 from bridge.db import Database
 from bridge.tenants.service import ensure_tenant
@@ -30,8 +31,8 @@ def test_fifty_concurrent_debits_against_ten(any_database_url: str) -> None:
         def attempt(i: int) -> bool:
             start.wait()  # release all 50 at once
             try:
-                service.debit(db, tenant, 1, "POST /v1/enrich/phone", custom_key="i",
-                              custom_value=str(i))  # fmt: skip
+                service.debit(db, tenant, 1, "POST /v1/enrich/phone",
+                              Tags(custom_key="i", custom_value=str(i)))  # fmt: skip
                 return True
             except InsufficientCredits as exc:
                 assert exc.required == 1 and exc.remaining == 0
@@ -54,8 +55,9 @@ def test_debit_refund_grant_and_ledger(db: Database) -> None:
         service.debit(db, tenant, 1, "x")  # never granted: no balance row yet
     assert (nothing.value.required, nothing.value.remaining) == (1, 0)
     assert service.grant(db, tenant, 20) == 20
-    spent = service.debit(db, tenant, 7, "POST /v1/forms/submit", workflow_id="wf-1",
-                          workflow_run_id="run-1", request_id="req-1")  # fmt: skip
+    spent = service.debit(db, tenant, 7, "POST /v1/forms/submit",
+                          Tags(workflow_id="wf-1", workflow_run_id="run-1"),
+                          request_id="req-1")  # fmt: skip
     assert spent.remaining == 13 and spent.entry_id is not None
     free = service.debit(db, tenant, 0, "cached")  # cached results cost nothing, write nothing
     assert free.entry_id is None and free.remaining == 13

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 
 from bridge.app import create_app
 from bridge.credits.service import grant
+from bridge.credits.store import Tags
 from bridge.db import Database
 from bridge.tenants.service import create_key
 from bridge.web.auth import PRINCIPAL, VERIFIER
@@ -108,7 +109,9 @@ async def test_charge_answers_402_with_credit_fields(client: TestClient, db: Dat
     verification = await client.app[VERIFIER].verify(key.key)
     request = make_mocked_request("POST", "/v1/enrich/email", app=client.app)
     request[PRINCIPAL] = verification.principal
-    spent = await charge(request, 2, "POST /v1/enrich/email", custom_key="k", custom_value="v")
+    spent = await charge(
+        request, 2, "POST /v1/enrich/email", Tags(custom_key="k", custom_value="v")
+    )
     assert spent.remaining == 1
     with pytest.raises(ApiError) as raised:
         await charge(request, 5, "POST /v1/enrich/email")
