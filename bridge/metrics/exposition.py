@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,34 +98,30 @@ class _Collector(Collector):
     def _live(self) -> Iterator[Metric]:
         r = self.readings
         if r.queue is not None:
-            depth = GaugeMetricFamily(
-                "bridge_queue_depth", "Celery messages waiting (queued) and taken but "
-                "unacknowledged (unacked).", labels=["state"],
-            )  # fmt: skip
-            for state, n in sorted(r.queue.items()):
-                depth.add_metric([state], n)
-            yield depth
-        lag = GaugeMetricFamily(
-            "bridge_poll_lag_seconds", "Seconds between now and the polling watermark (worst "
-            "tenant), per object.", labels=["object"],
-        )  # fmt: skip
-        for sobject, seconds in sorted(r.poll_lag.items()):
-            lag.add_metric([sobject], seconds)
-        yield lag
-        failing = GaugeMetricFamily(
-            "bridge_poll_failing", "Tenants whose last poll of the object ended in an error.",
-            labels=["object"],
-        )  # fmt: skip
-        for sobject, n in sorted(r.poll_failing.items()):
-            failing.add_metric([sobject], n)
-        yield failing
-        dead = GaugeMetricFamily(
-            "bridge_dead_letters_open", "Tasks that exhausted their retries and await an "
-            "operator, per task.", labels=["task"],
-        )  # fmt: skip
-        for task, n in sorted(r.dead_letters_open.items()):
-            dead.add_metric([task], n)
-        yield dead
+            yield _gauge(
+                "bridge_queue_depth",
+                "Celery messages waiting (queued) and taken but unacknowledged (unacked).",
+                "state",
+                r.queue,
+            )
+        yield _gauge(
+            "bridge_poll_lag_seconds",
+            "Seconds between now and the polling watermark (worst tenant), per object.",
+            "object",
+            r.poll_lag,
+        )
+        yield _gauge(
+            "bridge_poll_failing",
+            "Tenants whose last poll of the object ended in an error.",
+            "object",
+            r.poll_failing,
+        )
+        yield _gauge(
+            "bridge_dead_letters_open",
+            "Tasks that exhausted their retries and await an operator, per task.",
+            "task",
+            r.dead_letters_open,
+        )
         if r.dead_letters_recorded is not None:
             yield CounterMetricFamily(
                 "bridge_dead_letters", "Dead letters ever recorded.", value=r.dead_letters_recorded
@@ -160,3 +156,11 @@ def render(readings: Readings, accept: str = "") -> tuple[bytes, str]:
     registry.register(_Collector(readings))
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
+
+
+def _gauge(name: str, help_text: str, label: str, values: Mapping[str, float]) -> Metric:
+    """A gauge with one label, one sample per key (sorted, so scrapes are stable)."""
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
