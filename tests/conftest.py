@@ -190,3 +190,27 @@ def with_sandbox(settings: Settings, sandbox: object, **extra: object) -> Settin
     values = settings.model_dump()
     values.update(sandbox_overrides(sandbox), **extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def sf_settings(settings: Settings, sandbox: object) -> Settings:
+    """The test's settings, with Salesforce pointed at the session's sandbox."""
+    return with_sandbox(settings, sandbox)
+
+
+@pytest.fixture
+def gateway(sf_settings: Settings) -> Iterator[object]:
+    """A fresh gateway to the sandbox (own token and call counts) for each test."""
+    from bridge.salesforce.gateway import SalesforceGateway
+
+    gw = SalesforceGateway.from_settings(sf_settings)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A synchronous client on the test's (flushed) Redis database."""
+    c = redis.Redis.from_url(redis_url)
+    yield c
+    c.close()

@@ -42,13 +42,6 @@ def sf_settings(settings: Settings, sandbox: Any) -> Settings:
 
 
 @pytest.fixture
-def gateway(sf_settings: Settings) -> SalesforceGateway:
-    gw = SalesforceGateway.from_settings(sf_settings)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
 async def client(aiohttp_client: Any, sf_settings: Settings) -> TestClient:
     return await aiohttp_client(create_app(sf_settings))
 

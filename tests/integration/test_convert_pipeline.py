@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Any
 
 import pytest
 import redis
@@ -19,7 +18,6 @@ from bridge.salesforce.gateway import SalesforceGateway
 from bridge.tenants import service as tenants
 from bridge.triggers.dispatcher import Batch, BatchItem
 from config.settings import Settings
-from tests.conftest import with_sandbox
 from tests.integration.test_routing_fixtures import make_pool
 
 OPTIONS = {
@@ -31,25 +29,6 @@ OPTIONS = {
     },
     "set_owner_round_robin_pool": "converters",
 }
-
-
-@pytest.fixture
-def sf_settings(settings: Settings, sandbox: Any) -> Settings:
-    return with_sandbox(settings, sandbox)
-
-
-@pytest.fixture
-def gateway(sf_settings: Settings) -> SalesforceGateway:
-    gw = SalesforceGateway.from_settings(sf_settings)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
-def client(redis_url: str) -> redis.Redis:
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
 
 
 def deps(sf_settings: Settings, gateway: SalesforceGateway, client: redis.Redis,

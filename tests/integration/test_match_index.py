@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-import redis
 
 from bridge.db import Database
 from bridge.matching import loader
@@ -26,13 +25,6 @@ from config.settings import Settings
 from tests.conftest import with_sandbox
 
 TENANT = 7
-
-
-@pytest.fixture
-def client(redis_url: str) -> redis.Redis:
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
 
 
 @pytest.fixture

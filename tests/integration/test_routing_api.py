@@ -34,13 +34,6 @@ def sf_settings(settings: Settings, sandbox: Any) -> Settings:
 
 
 @pytest.fixture
-def gateway(sf_settings: Settings) -> SalesforceGateway:
-    gw = SalesforceGateway.from_settings(sf_settings)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
 def users(sandbox: Any) -> dict[str, list[str]]:
     """Seeded users (about 15 % inactive), split by state; the integration user left out."""
     sandbox.seed(users=20, seed=11)

@@ -30,13 +30,6 @@ A, B, C = (user(n) for n in range(1, 4))
 
 
 @pytest.fixture
-def client(redis_url: str) -> redis.Redis:
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def tenant(db: Database) -> int:
     return make_tenant(db)
 

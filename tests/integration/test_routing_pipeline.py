@@ -4,10 +4,6 @@ route log per record, records nobody can take left alone with a `skip` log."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import pytest
-import redis
 
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
@@ -15,28 +11,7 @@ from bridge.pipeline import Pipeline
 from bridge.routing.step import AssignStep, routing_service
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.triggers.dispatcher import Batch, BatchItem
-from config.settings import Settings
-from tests.conftest import with_sandbox
 from tests.integration.test_routing_fixtures import make_pool, make_tenant
-
-
-@pytest.fixture
-def sf_settings(settings: Settings, sandbox: Any) -> Settings:
-    return with_sandbox(settings, sandbox)
-
-
-@pytest.fixture
-def gateway(sf_settings: Settings) -> SalesforceGateway:
-    gw = SalesforceGateway.from_settings(sf_settings)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
-def client(redis_url: str) -> redis.Redis:
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
 
 
 def batch(tenant_id: int, ids: list[str]) -> Batch:

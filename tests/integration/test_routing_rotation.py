@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
@@ -24,13 +23,6 @@ from tests.integration.test_routing_fixtures import (
 )
 
 A, B, C, D, E = (user(n) for n in range(1, 6))
-
-
-@pytest.fixture
-def client(redis_url: str) -> redis.Redis:
-    c = redis.Redis.from_url(redis_url)
-    yield c
-    c.close()
 
 
 @pytest.fixture
