@@ -58,13 +58,15 @@ routes = _WorkflowEndpoints(tags=("Workflows",))
     "/v1/workflows/{workflow_id}/trigger",
     summary="Trigger workflow",
     description="Triggers a configured workflow (config/workflows.yaml: named step lists of "
-    "enrich, match, push_salesforce, assign, push_url) for one record from an external system. "
+    "enrich, match, push_salesforce, assign, convert, push_url) for one record from an external "
+    "system. "
     "The trigger is durably queued in Redis and answered at once (`status: queued`); workers "
     "run the steps in order with exponential-backoff retries. Follow the job at "
     "`GET /v1/workflows/jobs/{enrichment_job_id}`. A repeated `Idempotency-Key` is answered "
     "with the first job (`cached: true`, no charge).",
     area="workflows",
-    credits="1 credit per record, +2 with enrichment, +1 with routing",
+    credits="1 credit per record, +2 with enrichment, +1 with routing (an assign step, or a "
+    "convert step with set_owner_round_robin_pool)",
     body=WorkflowTriggerRequest,
     response=WorkflowTriggerResponse,
     responses={404: "No workflow with this id"},

@@ -132,7 +132,8 @@ class WorkflowRunner:
                 self.store.update(job.job_id, steps=job.steps)
                 raise
             detail["_state"] = {"record": ctx.record, "match": ctx.match,
-                                "record_id": ctx.record_id}  # fmt: skip
+                                "record_id": ctx.record_id,
+                                "conversion": ctx.facts.get("conversion")}  # fmt: skip
             progress.update(status="done", detail=detail)
             entries.append(self._entry(job, "step", spec.name,
                                        {"index": index, **public_progress(progress)}))  # fmt: skip
@@ -174,3 +175,5 @@ def _restore(ctx: JobContext, detail: Mapping[str, Any]) -> None:
     ctx.record = dict(state.get("record") or ctx.record)
     ctx.match = tuple(state["match"]) if state.get("match") else ctx.match  # type: ignore[assignment]
     ctx.record_id = state.get("record_id") or ctx.record_id
+    if state.get("conversion"):  # what a later push_url reports
+        ctx.facts["conversion"] = state["conversion"]

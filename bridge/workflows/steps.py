@@ -1,9 +1,10 @@
 """The steps a workflow can list, each a function of (job context, options).
 
 They reuse the domain services: the enrichment cascade, the matcher (through the forms
-push's `find`, Leads/Contacts by email), the gateway for writes, routing's batch assigner and
-the signed webhook push. A step raises `StepFailed` for a permanent problem (the job fails)
-and lets transient errors (Salesforce 5xx, Redis, network) propagate (the job is retried).
+push's `find`, Leads/Contacts by email), the gateway for writes, routing's batch assigner,
+the conversion service (`bridge.workflows.convert`) and the signed webhook push. A step raises
+`StepFailed` for a permanent problem (the job fails) and lets transient errors (Salesforce 5xx,
+Redis, network) propagate (the job is retried).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -21,6 +22,13 @@ from bridge.enrichment.service import EnrichmentService
 from bridge.forms import webhook_push
 from bridge.forms.enrich import DEFAULT_FIELDS
 from bridge.forms.salesforce_push import SalesforcePush
+from bridge.workflows.convert import convert
+from bridge.workflows.errors import StepFailed
+
+if TYPE_CHECKING:
+    from bridge.conversion.service import ConversionService
+
+__all__ = ["STEPS", "JobContext", "StepFailed", "StepServices"]
 
 # Salesforce field -> subject fact, for the records the steps see.
 FACTS = {
@@ -36,10 +44,6 @@ FILLS = {"phone": "Phone", "email": "Email", "title": "Title", "website": "Websi
 # Normalised forms (E.164 phone, lower-cased email domain) replace what was typed.
 OVERWRITE = frozenset({"phone", "email"})
 PERSON_OBJECTS = ("Lead", "Contact")
-
-
-class StepFailed(Exception):
-    """A permanent problem with this job: retrying cannot help."""
 
 
 @dataclass
@@ -63,6 +67,9 @@ class StepServices:
     pools: Mapping[str, str]
     webhook_secret: str
     budget_credits: int
+    # Opened on first use (it needs the gateway); None: no Salesforce configured.
+    conversion: Callable[[], ConversionService] | None = None
+    create_opportunity: bool = False
 
 
 def enrich(ctx: JobContext, options: Mapping[str, Any], deps: StepServices) -> dict[str, Any]:
@@ -145,6 +152,8 @@ def push_url(ctx: JobContext, options: Mapping[str, Any], deps: StepServices) ->
         raise StepFailed("push_url needs options.url")
     payload = {"type": "workflow.record", "job_id": ctx.job_id, "object": ctx.object,
                "record_id": ctx.record_id, "record": ctx.record}  # fmt: skip
+    if "conversion" in ctx.facts:  # the Contact and Account a convert step made
+        payload["conversion"] = ctx.facts["conversion"]
 
     async def send() -> Any:
         async with aiohttp.ClientSession() as session:
@@ -165,5 +174,6 @@ STEPS: dict[str, Callable[[JobContext, Mapping[str, Any], StepServices], dict[st
     "match": match,
     "push_salesforce": push_salesforce,
     "assign": assign,
+    "convert": convert,
     "push_url": push_url,
 }
