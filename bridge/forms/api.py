@@ -1,4 +1,5 @@
-"""Thin handler: POST /v1/forms/submit (and its CORS preflight for browser forms)."""
+"""Thin handlers: POST /v1/forms/submit (and its CORS preflight for browser forms),
+GET /v1/forms/audit."""
 
 from __future__ import annotations
 
@@ -12,10 +13,17 @@ import redis
 from aiohttp import web
 
 from bridge.credits.service import InsufficientCredits
-from bridge.forms import webhook_push
+from bridge.forms import audit, webhook_push
 from bridge.forms.checks import FormInvalid
 from bridge.forms.factory import form_service
-from bridge.forms.models import FormSubmitRequest, FormSubmitResponse, PushStatus
+from bridge.forms.models import (
+    FormAuditEntry,
+    FormAuditQuery,
+    FormAuditResponse,
+    FormSubmitRequest,
+    FormSubmitResponse,
+    PushStatus,
+)
 from bridge.forms.service import FormService, Spam, price
 from bridge.forms.spam import BurstLimit
 from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
@@ -26,15 +34,18 @@ from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import RequestValidationError
 from bridge.web.request_id import REQUEST_ID
 from bridge.web.responses import json_model
-from bridge.web.validation import parse_body
+from bridge.web.secret_key import secret_key
+from bridge.web.validation import parse_body, parse_query
 
 FORMS = web.AppKey("forms", FormService)
+AUDIT_CURSORS = web.AppKey("forms_audit_cursors", audit.AuditCursors)
 PATH = "/v1/forms/submit"
 
 
 class _FormEndpoints(EndpointTable):
     def install(self, app: web.Application) -> None:
         super().install(app)
+        app[AUDIT_CURSORS] = audit.AuditCursors(secret_key(app[SETTINGS]))
         app.cleanup_ctx.append(_service)
         enable_cors(app, PATH, "POST, OPTIONS", scope="forms")
 
@@ -126,4 +137,41 @@ async def submit(request: web.Request) -> web.Response:
         processing_time_ms=elapsed(), enriched_lead=outcome.enriched_lead if show else None,
         push_status=push, credits_consumed=spent.amount, credits_remaining=spent.remaining,
         gdpr_safe=outcome.gdpr_safe, cached=outcome.cached,
+    ))  # fmt: skip
+
+
+@routes.get(
+    "/v1/forms/audit",
+    summary="Form submission audit log",
+    description="Every form submission of the caller's tenant (processed, spam, invalid), "
+    "newest first: the request and what happened to it (lead, enrichment notes, push result, "
+    "credits), personal data redacted like the logs. Filters `from`, `to` (ISO dates or "
+    "datetimes, inclusive), `form_source`, `status`; `limit` (default 100, max 1000). When "
+    "older entries follow, `next_cursor` is set: repeat the request with `cursor=` for them. "
+    "Rate-limited and scoped like the route-log export (`logs`), so a per-site forms key, "
+    "public in a web page, cannot read it.",
+    area="logs",
+    query=FormAuditQuery,
+    response=FormAuditResponse,
+)
+async def audit_log(request: web.Request) -> web.Response:
+    q = parse_query(request, FormAuditQuery)
+    where = audit.AuditFilter(principal(request).tenant_id, q.start, q.end, q.form_source,
+                              q.status)  # fmt: skip
+    cursors = request.app[AUDIT_CURSORS]
+    before = None
+    if q.cursor:
+        try:
+            before = cursors.load(q.cursor, where.fingerprint)
+        except audit.InvalidCursor as exc:
+            raise RequestValidationError(
+                [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+            ) from None
+    page = await asyncio.to_thread(
+        audit.query, request.app[DB], where, limit=q.limit, before=before,
+        redactor=request.app[FORMS].redactor,
+    )  # fmt: skip
+    return json_model(FormAuditResponse(
+        entries=[FormAuditEntry(**e) for e in page.entries], count=len(page.entries),
+        next_cursor=cursors.dump(page.last, where.fingerprint) if page.last else None,
     ))  # fmt: skip

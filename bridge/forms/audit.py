@@ -1,18 +1,30 @@
 """Writing and reading the form audit log. Emails, phones and names are redacted by the same
 rules as the logs (`config.logging.Redactor`), so the audit trail holds no personal data unless
-BRIDGE_LOG_PERSONAL_DATA is on."""
+BRIDGE_LOG_PERSONAL_DATA is on. Reading applies the rules again: rows kept while personal data
+was allowed are not shown in full once it is switched off.
+
+Reading is newest first, in keyset pages: a cursor names the last row of a page as (timestamp,
+id) and the next page starts strictly before it, so submissions arriving meanwhile neither
+shift nor repeat pages. Cursors are signed and bound to the tenant and filters they came from.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import ColumnElement, select, tuple_
 
 from bridge.coalesce import Coalescer
 from bridge.db import Database
 from bridge.forms.tables import FormSubmission
 from config.logging import Redactor
+
+CURSOR_SALT = "bridge.forms-audit.v1"
 
 
 class AuditWriter:
@@ -44,17 +56,95 @@ class AuditWriter:
             session.add_all(rows)
 
 
-def recent(db: Database, tenant_id: int, limit: int = 100) -> list[dict[str, Any]]:
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A row's place in audit order."""
+
+    timestamp: datetime
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    tenant_id: int
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+    form_source: str | None = None
+    status: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        parts = ("forms-audit", self.tenant_id, self.start and self.start.isoformat(),
+                 self.end and self.end.isoformat(), self.form_source, self.status)  # fmt: skip
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        where = [FormSubmission.tenant_id == self.tenant_id]
+        if self.start is not None:
+            where.append(FormSubmission.timestamp >= self.start)
+        if self.end is not None:
+            where.append(FormSubmission.timestamp < self.end)
+        if self.form_source is not None:
+            where.append(FormSubmission.form_source == self.form_source)
+        if self.status is not None:
+            where.append(FormSubmission.outcome == self.status)
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[dict[str, Any]]
+    last: Position | None  # the page's last row when older rows follow, else None
+
+
+class AuditCursors:
+    """Signs and reads page cursors (itsdangerous, the bridge's secret key)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._serializer = URLSafeSerializer(secret, salt=CURSOR_SALT)
+
+    def dump(self, position: Position, filters: str) -> str:
+        return str(self._serializer.dumps([position.timestamp.isoformat(), position.id, filters]))
+
+    def load(self, cursor: str, filters: str) -> Position:
+        try:
+            stamp, row_id, bound_to = self._serializer.loads(cursor)
+            position = Position(datetime.fromisoformat(stamp), int(row_id))
+        except BadSignature:
+            raise InvalidCursor("cursor is not one this service issued") from None
+        except (TypeError, ValueError):
+            raise InvalidCursor("cursor is malformed") from None
+        if bound_to != filters:
+            raise InvalidCursor("cursor belongs to other filters (from, to, form_source, status)")
+        return position
+
+
+def query(
+    db: Database,
+    where: AuditFilter,
+    *,
+    limit: int,
+    before: Position | None,
+    redactor: Redactor,
+) -> AuditPage:
+    """Up to `limit` rows, newest first, strictly older than `before` when given."""
+    key = tuple_(FormSubmission.timestamp, FormSubmission.id)
+    stmt = select(FormSubmission).where(*where.clauses())
+    if before is not None:
+        stmt = stmt.where(key < tuple_(before.timestamp, before.id))
+    stmt = stmt.order_by(FormSubmission.timestamp.desc(), FormSubmission.id.desc())
     with db.session() as session:
-        rows = session.scalars(
-            select(FormSubmission)
-            .where(FormSubmission.tenant_id == tenant_id)
-            .order_by(FormSubmission.timestamp.desc(), FormSubmission.id.desc())
-            .limit(limit)
-        ).all()
-        return [
-            {"timestamp": r.timestamp.isoformat(), "request_id": r.request_id,
-             "form_source": r.form_source, "outcome": r.outcome, "request": r.request,
-             "result": r.result}
-            for r in rows
+        rows = session.scalars(stmt.limit(limit + 1)).all()  # one more: does a next page exist?
+        page = rows[:limit]
+        entries = [
+            {"timestamp": r.timestamp, "request_id": r.request_id, "form_source": r.form_source,
+             "status": r.outcome, "request": redactor.scrub(r.request),
+             "result": redactor.scrub(r.result)}
+            for r in page
         ]  # fmt: skip
+        last = Position(page[-1].timestamp, page[-1].id) if len(rows) > limit else None
+    return AuditPage(entries, last)
