@@ -268,6 +268,21 @@ async def test_a_failed_convert_call_is_retried_with_the_same_owner(
     assert leads_with(sandbox, email) == [lead_id]  # the push was not redone on the retry
 
 
+async def test_a_tenant_that_does_not_own_the_org_converts_nothing(
+    client, runner, sandbox, db
+) -> None:
+    outsider = tenants.create_key(db, "globex")  # no org of its own
+    credits.grant(db, outsider.tenant_id, 10)
+    them = {"id": outsider.tenant_id, "auth": {"Authorization": f"Bearer {outsider.key}"}}
+    lead = sandbox.create("Lead", {"LastName": "Kept", "Company": "Acme"})
+    sent = await trigger(client, them, "convert_only", {"Id": lead})
+    runner.drain("test-worker")
+    data = await job(client, them, sent["enrichment_job_id"])
+    assert data["status"] == "failed" and data["attempts"] == 1
+    assert "no Salesforce org is connected to this tenant" in data["error"]
+    assert lead_row(sandbox, lead)["IsConverted"] is False
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
