@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge.matching import tiebreak
+from bridge.matching.evidence import confidence
 from bridge.matching.explain import explain
-from bridge.matching.frequency import NameFrequency
+from bridge.matching.frequency import TermFrequency
 from bridge.matching.index import ObjectIndex
 from bridge.matching.profiles import Profile
 from bridge.matching.rules import Rule, RuleSet
-from bridge.matching.scoring import Comparison, compare, confidence
+from bridge.matching.scoring import Comparison, compare
 from bridge.matching.tiebreak import RecordStats
 
 EQ = 1.0 - 1e-6
@@ -107,7 +108,7 @@ def match_many(
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
     explain_matches: bool = True,
-    freq: NameFrequency | None = None,
+    freq: TermFrequency | None = None,
 ) -> list[list[Match]]:
     """Each candidate against its block; all pairs compared in one vectorised pass. A record
     with the candidate's own id is skipped (a record never matches itself). `freq`: the name
@@ -159,7 +160,7 @@ def match_profile(
     *,
     stats: Callable[[str], RecordStats] = lambda _id: RecordStats(),
     explain_matches: bool = True,
-    freq: NameFrequency | None = None,
+    freq: TermFrequency | None = None,
 ) -> list[Match]:
     return match_many(
         [candidate], [records], rules, stats=stats, explain_matches=explain_matches, freq=freq

@@ -1,10 +1,11 @@
-"""Term frequencies of person names in an index: Splink's term-frequency adjustment.
+"""Term frequencies of person fields in an index: Splink's term-frequency adjustment.
 
 Two records agreeing on a rare surname is strong evidence they are one person; agreeing on
 "Smith" is weak. For an agreement on value v the Bayes factor gains `u_avg / u_v`, where
 u_v is v's share of the index's records and u_avg the chance that two random records agree
-(the sum of squared shares): common names lose weight, rare ones gain. Counts are kept
-incrementally as records enter and leave the index.
+(the sum of squared shares): common values lose weight, rare ones gain. The same holds for
+dates of birth, ids and postcodes: a placeholder date ('19000101') or id shared by many
+records says little. Counts are kept incrementally as records enter and leave the index.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from bridge.matching.profiles import Profile
 
-# Below this many names the shares say little: no adjustment.
+# Below this many values the shares say little: no adjustment.
 MIN_NAMES = 200
 
 
@@ -60,14 +61,21 @@ def first_token(name: str) -> str:
     return name.split()[0] if name else ""
 
 
-class NameFrequency:
-    """First-name (first token) and last-name counts of one index's person records."""
+class TermFrequency:
+    """Value counts of one index's person records: first name (first token), last name, date
+    of birth, national id and postcode."""
 
     def __init__(self) -> None:
         self.first = _Counts()
         self.last = _Counts()
+        self.birthdate = _Counts()
+        self.national_id = _Counts()
+        self.postal_code = _Counts()
 
     def update(self, profile: Profile, sign: int) -> None:
         if profile.person:
             self.first.add(first_token(profile.first), sign)
             self.last.add(profile.last, sign)
+            self.birthdate.add(profile.birthdate, sign)
+            self.national_id.add(profile.national_id, sign)
+            self.postal_code.add(profile.postal_code, sign)

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bridge.matching.frequency import NameFrequency
+from bridge.matching.frequency import TermFrequency
 from bridge.matching.normalize import phonetic_key
 from bridge.matching.profiles import Profile, build_profile
 from bridge.matching.tiebreak import RecordStats
@@ -79,7 +79,7 @@ class ObjectIndex:
         self.slot_of: dict[str, int] = {}
         self.postings: dict[str, set[int]] = defaultdict(set)
         self._free: list[int] = []
-        self.freq = NameFrequency()
+        self.freq = TermFrequency()
 
     def __len__(self) -> int:
         return len(self.slot_of)

@@ -28,6 +28,8 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "domain": ("domain", "domain__c", "company_domain__c", "email_domain"),
     "street": ("street", "billingstreet", "mailingstreet", "address", "street_address",
                "address_1", "address1", "address_line_1", "address_line1", "street_name"),
+    "address_2": ("address_2", "address2", "address_line_2", "address_line2", "street2",
+                  "street_2"),
     "street_number": ("street_number", "house_number", "street_no", "streetnumber"),
     "city": ("city", "billingcity", "mailingcity", "town", "suburb", "locality"),
     "postal_code": ("postal_code", "postalcode", "billingpostalcode", "mailingpostalcode", "zip",
@@ -67,6 +69,7 @@ class Profile:
     domain: str = ""
     phones: tuple[str, ...] = ()
     street: str = ""
+    address_2: str = ""  # a building, estate or unit ('the willows', 'unit 4')
     city: str = ""
     postal_code: str = ""
     state: str = ""
@@ -186,6 +189,7 @@ def build_profile(
     # The house number belongs to the street ('12 Main St'), wherever a file keeps it.
     street = " ".join(v for v in (values.get("street_number"), values.get("street")) if v)
     profile.street = nz.text_key(street)
+    profile.address_2 = nz.text_key(values.get("address_2"))
     profile.city = nz.text_key(values.get("city"))
     profile.postal_code = nz.postal_key(values.get("postal_code"))
     profile.state = nz.text_key(values.get("state"))

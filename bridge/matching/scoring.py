@@ -5,9 +5,7 @@ field, not one per pair): Jaro-Winkler for person names (Splink's choice), token
 company names, with token_set_ratio's subset match ("Acme" ~ "Acme Holdings") counted only
 when a supporting field (domain, phone, postcode, street, email) agrees.
 
-The overall confidence is a Fellegi-Sunter style match probability: each field's comparison
-falls in a band with a log2 Bayes factor (Splink-like bands 0.92 / 0.88 / 0.70 for names), the
-factors add up with a prior, and `2**w / (1 + 2**w)` is the probability. Missing values weigh 0.
+What the similarities weigh as evidence (the overall confidence) is in `evidence.py`.
 """
 
 from __future__ import annotations
@@ -18,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import DamerauLevenshtein, Indel, JaroWinkler
+from rapidfuzz.distance import OSA, DamerauLevenshtein, Indel, JaroWinkler
 
-from bridge.matching.frequency import NameFrequency, first_token
+from bridge.matching import normalize as nz
+from bridge.matching.frequency import TermFrequency, first_token
 from bridge.matching.profiles import Profile
 
 NAN = float("nan")
@@ -71,9 +70,10 @@ class Comparison:
     swapped: np.ndarray | None = None  # first/last names matched crosswise
     subset_name: np.ndarray | None = None  # company names agree only as a subset
     support: np.ndarray | None = None
-    # term-frequency adjustments (log2) of the record's first and last name, when known
-    tf_first: np.ndarray | None = None
-    tf_last: np.ndarray | None = None
+    # one email is a free-mail address, the other not: a personal and a work address
+    mixed_email: np.ndarray | None = None
+    # term-frequency adjustments (log2) of the record's values, per field, when known
+    tf: dict[str, np.ndarray] = field(default_factory=dict)
 
     def sim(self, name: str) -> np.ndarray:
         if name not in self.sims:
@@ -92,8 +92,8 @@ class Comparison:
             None if self.swapped is None else self.swapped[sl],
             None if self.subset_name is None else self.subset_name[sl],
             None if self.support is None else self.support[sl],
-            None if self.tf_first is None else self.tf_first[sl],
-            None if self.tf_last is None else self.tf_last[sl],
+            None if self.mixed_email is None else self.mixed_email[sl],
+            {k: v[sl] for k, v in self.tf.items()},
         )  # fmt: skip
 
 
@@ -103,17 +103,41 @@ def _mean2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both, (a + b) / 2, np.fmax(a, b))
 
 
-def _nicknames(cands: Sequence[Profile], recs: Sequence[Profile], sims: np.ndarray) -> np.ndarray:
+def _free(email: str) -> bool:
+    return bool(email) and nz.is_free_mail(email.rpartition("@")[2])
+
+
+def _squeezed(values: Sequence[str]) -> list[str]:
+    return [v.replace(" ", "") for v in values]
+
+
+def _reading(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How well one reading of two names agrees: its best agreement counts double."""
+    a, b = np.nan_to_num(a), np.nan_to_num(b)
+    return (np.minimum(a, b) + 2 * np.maximum(a, b)) / 3
+
+
+def _given_names(mine: Sequence[str], theirs: Sequence[str], sims: np.ndarray) -> np.ndarray:
+    """Given-name similarities raised for nicknames ('Bob' / 'Robert': 1) and initials (0.85).
+    `mine`/`theirs`: the names read as given names (crosswise too, for swapped names)."""
     sims = sims.copy()
-    for i, (c, r) in enumerate(zip(cands, recs, strict=True)):
-        if not c.first or not r.first or sims[i] >= 0.999:
-            continue
-        head, other = c.first.split()[0], r.first.split()[0]
-        if other in c.first_forms or head in r.first_forms:
-            sims[i] = 1.0  # a nickname ('Bob' / 'Robert')
+    for i in np.flatnonzero(sims < 0.999):  # NaN (missing) compares False
+        head, other = mine[i].split()[0], theirs[i].split()[0]
+        if other in nz.first_name_forms(head) or head in nz.first_name_forms(other):
+            sims[i] = 1.0
         elif (len(head) == 1 or len(other) == 1) and head[0] == other[0]:
-            sims[i] = max(sims[i], 0.85)  # an initial
+            sims[i] = max(sims[i], 0.85)
     return sims
+
+
+def _one_edit(left: Sequence[str], right: Sequence[str], sims: np.ndarray) -> np.ndarray:
+    """A single typo (one insertion, deletion, substitution or transposition) in a name of four
+    letters or more counts as a near agreement (0.92) whatever Jaro-Winkler says: 'Tdylor'."""
+    if not len(sims):
+        return sims
+    edits = process.cpdist(left, right, scorer=OSA.distance, dtype=np.int32, workers=1)
+    short = np.fromiter(map(min, map(len, left), map(len, right)), np.int64, len(left)) < 4
+    return np.where((edits <= 1) & ~short, np.fmax(sims, 0.92), sims)
 
 
 def _acronyms(cands: Sequence[Profile], recs: Sequence[Profile]) -> np.ndarray:
@@ -159,7 +183,7 @@ def _ident(a: str, b: str) -> float:
 def compare(
     cand: Profile | Sequence[Profile],
     records: Sequence[Profile],
-    freq: NameFrequency | None = None,
+    freq: TermFrequency | None = None,
 ) -> Comparison:
     """Compare one candidate with each record, or aligned candidates with records. `freq`:
     name frequencies of the records' index (term-frequency adjustments of name agreement)."""
@@ -169,6 +193,9 @@ def compare(
     jw = JaroWinkler.normalized_similarity
     comp.sims["email"] = _pairs(
         [c.email for c in cands], [r.email for r in records], Indel.normalized_similarity
+    )
+    comp.mixed_email = np.fromiter(
+        (_free(c.email) != _free(r.email) for c, r in zip(cands, records, strict=True)), bool, n
     )
     comp.sims["domain"] = _eq([c.domain for c in cands], [r.domain for r in records])
     phone = np.full(n, NAN)
@@ -182,8 +209,15 @@ def compare(
     comp.sims["phone"] = phone
     comp.sims["postal_code"] = _eq([c.postal_code for c in cands], [r.postal_code for r in records])
     comp.sims["city"] = _pairs([c.city for c in cands], [r.city for r in records], jw)
-    comp.sims["street"] = _pairs(
-        [c.street for c in cands], [r.street for r in records], fuzz.token_sort_ratio, 100
+    # Streets: word order aside, or with a space lost or added ('pridhamstreet').
+    mine, theirs = [c.street for c in cands], [r.street for r in records]
+    comp.sims["street"] = np.fmax(
+        _pairs(mine, theirs, fuzz.token_sort_ratio, 100),
+        _pairs(_squeezed(mine), _squeezed(theirs), Indel.normalized_similarity),
+    )
+    comp.sims["address_2"] = _pairs(
+        _squeezed([c.address_2 for c in cands]), _squeezed([r.address_2 for r in records]),
+        Indel.normalized_similarity,
     )
     comp.sims["state"] = _eq([c.state for c in cands], [r.state for r in records])
     comp.sims["birthdate"] = _graded(
@@ -212,15 +246,21 @@ def compare(
 
     person = np.fromiter((c.person for c in cands), bool, n)
     if person.any():
-        f1, l1 = [c.first for c in cands], [c.last for c in cands]
-        f2, l2 = [r.first for r in records], [r.last for r in records]
-        first = _nicknames(cands, records, _pairs(f1, f2, jw))
-        last = _pairs(l1, l2, jw)
+        # Names compare without their spaces: 'sal t' / 'salt', 'mary ann' / 'maryann'.
+        f1, l1 = _squeezed([c.first for c in cands]), _squeezed([c.last for c in cands])
+        f2, l2 = _squeezed([r.first for r in records]), _squeezed([r.last for r in records])
+        fc, lc = [c.first for c in cands], [c.last for c in cands]
+        fr = [r.first for r in records]
+        first = _given_names(fc, fr, _one_edit(f1, f2, _pairs(f1, f2, jw)))
+        last = _one_edit(l1, l2, _pairs(l1, l2, jw))
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
-        cross_first, cross_last = _pairs(f1, l2, jw), _pairs(l1, f2, jw)
+        # A reading is judged mostly by its best agreement, so a swap with one name also
+        # misspelt or replaced ('Ayres Melanie' / 'Melanie Beaty') is still read crosswise.
+        cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw))
+        cross_last = _given_names(lc, fr, _one_edit(l1, f2, _pairs(l1, f2, jw)))
         direct = _mean2(first, last)
         cross = _mean2(cross_first, cross_last)
-        swapped = cross > np.where(np.isnan(direct), 0.0, direct) + 0.05
+        swapped = _reading(cross_first, cross_last) > _reading(first, last) + 0.05
         swapped &= ~np.isnan(cross_first) & ~np.isnan(cross_last)
         comp.swapped = swapped & person
         comp.sims["first_name"] = np.where(comp.swapped, cross_last, first)
@@ -229,8 +269,19 @@ def compare(
         # Only a last name on one side: a weaker reading of the same evidence.
         name = np.where(np.isnan(first) & ~np.isnan(last), last * 0.9, name)
         if freq is not None:
-            comp.tf_first = freq.first.adjustment([first_token(r.first) for r in records], -2, 4)
-            comp.tf_last = freq.last.adjustment([r.last for r in records], -3, 4)
+            comp.tf["first_name"] = freq.first.adjustment(
+                [first_token(r.first) for r in records], -2, 4
+            )
+            comp.tf["last_name"] = freq.last.adjustment([r.last for r in records], -3, 4)
+            # Identifiers are near-unique: only a value many records share (a placeholder)
+            # loses weight. Postcodes: rare ones gain a little.
+            comp.tf["birthdate"] = freq.birthdate.adjustment([r.birthdate for r in records], -8, 0)
+            comp.tf["national_id"] = freq.national_id.adjustment(
+                [r.national_id for r in records], -8, 0
+            )
+            comp.tf["postal_code"] = freq.postal_code.adjustment(
+                [r.postal_code for r in records], -2, 2
+            )
         comp.sims["name"] = np.where(person, name, boosted)
         comp.sims["name_company"] = np.where(person, np.minimum(name, boosted), boosted)
     else:
@@ -241,82 +292,3 @@ def compare(
         comp.swapped = np.zeros(n, dtype=bool)
     comp.sims["website"] = comp.sims["domain"]
     return comp
-
-
-# --- evidence: bands -> log2 Bayes factors -----------------------------------------------------
-
-
-def _bands(sims: np.ndarray, bands: Sequence[tuple[float, float]], otherwise: float) -> np.ndarray:
-    """Weight of the first band whose cut-off the similarity reaches; NaN (missing) weighs 0."""
-    out = np.full(sims.shape, otherwise)
-    for cut, weight in reversed(bands):
-        out = np.where(sims >= cut - 1e-9, weight, out)
-    return np.where(np.isnan(sims), 0.0, out)
-
-
-PERSON_PRIOR = -10.0
-COMPANY_PRIOR = -8.0
-
-
-def _tf(sims: np.ndarray, adjustment: np.ndarray | None) -> np.ndarray:
-    """The term-frequency adjustment where names agree (half of it on a near agreement)."""
-    if adjustment is None:
-        return np.zeros(sims.shape)
-    out = np.where(sims >= 0.99, adjustment, np.where(sims >= 0.92, adjustment / 2, 0.0))
-    return np.where(np.isnan(sims), 0.0, out)
-
-
-def person_weights(comp: Comparison) -> np.ndarray:
-    s = comp.sims
-    # A single typo leaves Jaro-Winkler between 0.88 and 0.96 on most names: near
-    # agreements keep most of the weight of an exact one (Splink's 0.92 / 0.88 levels).
-    w = _bands(s["last_name"], [(0.99, 6.0), (0.92, 5.0), (0.88, 3.5), (0.70, -2.0)], -8.0)
-    w += _tf(s["last_name"], comp.tf_last)
-    w += _bands(
-        s["first_name"], [(0.99, 4.0), (0.92, 3.5), (0.88, 2.5), (0.85, 1.0), (0.70, -2.0)], -9.0
-    )
-    w += _tf(s["first_name"], comp.tf_first)
-    # A clearly different first name (not a typo, nickname, initial or swap) is what tells
-    # family members apart, who share a surname, an address and a phone.
-    w += _bands(s["email"], [(1.0, 11.0), (0.9, 2.0)], -1.5)
-    w += _bands(s["company"], [(0.99, 5.0), (0.9, 4.0), (0.8, 1.0), (0.6, -1.0)], -3.0)
-    w += _bands(s["domain"], [(1.0, 3.0)], -1.0)
-    w += _bands(s["birthdate"], [(1.0, 7.0), (0.9, 4.0), (0.8, 3.0), (0.4, -2.0)], -5.0)
-    w += _bands(s["national_id"], [(1.0, 9.0), (0.8, 5.0)], -5.0)
-    # Where someone lives and their phone are one household's evidence, not independent
-    # facts: family members share all of them. Agreement counts once (the stronger, plus a
-    # quarter of the other), capped; disagreement adds up.
-    place = _bands(s["street"], [(0.95, 4.0), (0.8, 2.0)], -0.5)
-    place += _bands(s["postal_code"], [(1.0, 3.0)], -1.0)
-    place += _bands(s["city"], [(0.95, 1.0)], -0.5)
-    place += _bands(s["state"], [(1.0, 0.5)], -0.5)
-    place = np.minimum(place, 6.0)
-    phone = _bands(s["phone"], [(1.0, 8.0)], -1.0)
-    high, low = np.maximum(phone, place), np.minimum(phone, place)
-    w += np.where(low > 0, high + 0.25 * low, phone + place)
-    return w
-
-
-def company_weights(comp: Comparison) -> np.ndarray:
-    s = comp.sims
-    w = _bands(s["company"], [(0.99, 11.5), (0.95, 7.0), (0.88, 4.5), (0.75, 1.0)], -6.0)
-    w += _bands(s["domain"], [(1.0, 11.0)], -2.0)
-    w += _bands(s["phone"], [(1.0, 8.0)], -1.5)
-    w += _bands(s["postal_code"], [(1.0, 2.0)], -1.5)
-    w += _bands(s["city"], [(0.95, 1.5)], -1.0)
-    w += _bands(s["street"], [(0.9, 3.0), (0.6, 0.0)], -1.0)
-    return w
-
-
-def confidence(comp: Comparison) -> np.ndarray:
-    """Match probability of each pair (0..1)."""
-    person = np.fromiter((c.person for c in comp.candidates), bool, len(comp.candidates))
-    if person.all():
-        total = PERSON_PRIOR + person_weights(comp)
-    elif not person.any():
-        total = COMPANY_PRIOR + company_weights(comp)
-    else:
-        total = np.where(
-            person, PERSON_PRIOR + person_weights(comp), COMPANY_PRIOR + company_weights(comp)
-        )
-    return 1.0 / (1.0 + np.exp2(-total))

@@ -13,10 +13,11 @@ import numpy as np
 
 from bridge.matching.ai import AiError, AiMatcher, AiNotConfigured
 from bridge.matching.engine import Match, match_many
+from bridge.matching.evidence import confidence
 from bridge.matching.index import MatchIndex
 from bridge.matching.profiles import build_profile
 from bridge.matching.rules import RuleSet
-from bridge.matching.scoring import compare, confidence
+from bridge.matching.scoring import compare
 
 # Credits per candidate, as documented.
 CREDITS_PER_CANDIDATE = {"simple": 1, "grouped": 2, "ai": 5}

@@ -7,10 +7,11 @@ from typing import Any
 
 from bridge.matching import normalize as nz
 from bridge.matching.engine import match_in_index
+from bridge.matching.evidence import confidence
 from bridge.matching.index import ObjectIndex, blocking_keys
 from bridge.matching.profiles import build_profile
 from bridge.matching.rules import default_rules
-from bridge.matching.scoring import compare, confidence
+from bridge.matching.scoring import compare
 
 FIRSTS = ["James", "Mary", "John", "Linda", "David", "Susan", "Paul", "Karen", "Mark", "Nancy"]
 
