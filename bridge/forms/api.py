@@ -154,7 +154,7 @@ async def submit(request: web.Request) -> web.Response:
     query=FormAuditQuery,
     response=FormAuditResponse,
 )
-async def audit_log(request: web.Request) -> web.Response:
+async def form_audit(request: web.Request) -> web.Response:
     q = parse_query(request, FormAuditQuery)
     where = audit.AuditFilter(principal(request).tenant_id, q.start, q.end, q.form_source,
                               q.status)  # fmt: skip
