@@ -16,7 +16,7 @@ import numpy as np
 
 from bridge.matching.scoring import Comparison
 
-PERSON_PRIOR = -10.0
+PERSON_PRIOR = -8.0
 COMPANY_PRIOR = -8.0
 
 Bands = Sequence[tuple[float, float]]
@@ -29,6 +29,8 @@ LAST_NAME: Bands = [(0.99, 6.0), (0.92, 5.0), (0.88, 3.5), (0.70, -2.0)]
 LAST_NAME_DIFFERS = -6.0
 FIRST_NAME: Bands = [(0.99, 4.0), (0.92, 3.5), (0.88, 2.5), (0.85, 1.0), (0.70, -2.0)]
 FIRST_NAME_DIFFERS = -7.0
+# Reading names crosswise as well doubles the chances that unrelated names agree.
+SWAPPED = -1.0
 EMAIL_DIFFERS = -1.5
 EMAIL_KINDS_DIFFER = -0.5
 # Identifiers: unrelated people almost never share a national id, and share a date of birth
@@ -42,6 +44,7 @@ NATIONAL_ID_DIFFERS = -4.0
 # often garbled or dropped in copies, so disagreement says nothing.
 ADDRESS_2: Bands = [(0.9, 1.0)]
 PLACE_CAP = 6.0
+HOUSEHOLD_OTHER_NAME = 4.0
 
 
 def _bands(sims: np.ndarray, bands: Bands, otherwise: float) -> np.ndarray:
@@ -66,6 +69,8 @@ def person_weights(comp: Comparison) -> np.ndarray:
     w += _tf(s["last_name"], tf.get("last_name"))
     w += _bands(s["first_name"], FIRST_NAME, FIRST_NAME_DIFFERS)
     w += _tf(s["first_name"], tf.get("first_name"))
+    if comp.swapped is not None:
+        w += np.where(comp.swapped, SWAPPED, 0.0)
     # People keep a work and a personal address: a work address that differs from a
     # free-mail one says little; two different addresses of the same kind say more.
     email_differs = np.where(comp.mixed_email, EMAIL_KINDS_DIFFER, EMAIL_DIFFERS)
@@ -89,7 +94,11 @@ def person_weights(comp: Comparison) -> np.ndarray:
     place = np.minimum(place, PLACE_CAP)
     phone = _bands(s["phone"], [(1.0, 8.0)], -1.0)
     high, low = np.maximum(phone, place), np.minimum(phone, place)
-    w += np.where(low > 0, high + 0.25 * low, phone + place)
+    household = np.where(low > 0, high + 0.25 * low, phone + place)
+    # With a clearly different given name, a shared household is what a family member
+    # looks like: it barely says "the same person".
+    other_person = s["first_name"] < FIRST_NAME[-1][0] - 1e-9  # NaN compares False
+    w += np.where(other_person, np.minimum(household, HOUSEHOLD_OTHER_NAME), household)
     return w
 
 

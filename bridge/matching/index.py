@@ -52,9 +52,19 @@ def blocking_keys(p: Profile) -> set[str]:
             sound = phonetic_key(p.first)
             if sound:
                 keys.add("ph:" + sound + "/" + p.last[0])
-        # The first name at the company: a copy whose surname is misspelt at its start.
-        if p.first and p.company:
-            keys.add("fc:" + p.first.split()[0] + "/" + p.company.replace(" ", "")[:8])
+        # The company with an initial of either name: a copy with both names misspelt,
+        # swapped or OCR-garbled ('Boker 5teve' at White Systems).
+        if p.company and (p.first or p.last):
+            company = p.company.replace(" ", "")[:8]
+            initials = {n[0] for n in (p.first, p.last) if n}
+            keys.update("co:" + company + "/" + i for i in initials)
+        # The address: house number with the street's start, and with the postcode (a copy
+        # whose names are both misspelt still lives there; households share these blocks).
+        number, _, street = p.street.partition(" ")
+        if number[:1].isdigit() and street:
+            keys.add("a:" + number + "/" + street.replace(" ", "")[:5])
+            if p.postal_code:
+                keys.add("a:" + number + "/" + p.postal_code)
         # Identifying fields of people: a copy whose names are both misspelt still shares them.
         if p.national_id:
             keys.add("i:" + p.national_id)

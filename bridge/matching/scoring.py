@@ -117,16 +117,28 @@ def _reading(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.minimum(a, b) + 2 * np.maximum(a, b)) / 3
 
 
-def _given_names(mine: Sequence[str], theirs: Sequence[str], sims: np.ndarray) -> np.ndarray:
-    """Given-name similarities raised for nicknames ('Bob' / 'Robert': 1) and initials (0.85).
-    `mine`/`theirs`: the names read as given names (crosswise too, for swapped names)."""
+def _given_names(
+    mine: Sequence[str], theirs: Sequence[str], sims: np.ndarray, surname: np.ndarray
+) -> np.ndarray:
+    """Given-name similarities raised for nicknames ('Bob' / 'Robert': 1), a nickname with a
+    typo ('Platty' / 'Patricia': 0.88, looked for only where the surnames agree: it costs an
+    edit distance per form) and initials (0.85). `mine`/`theirs`: the names read as given
+    names (crosswise too, for swapped names); `surname`: the other names' similarity."""
     sims = sims.copy()
     for i in np.flatnonzero(sims < 0.999):  # NaN (missing) compares False
         head, other = mine[i].split()[0], theirs[i].split()[0]
-        if other in nz.first_name_forms(head) or head in nz.first_name_forms(other):
+        forms = nz.first_name_forms(head)
+        if other in forms or head in nz.first_name_forms(other):
             sims[i] = 1.0
         elif (len(head) == 1 or len(other) == 1) and head[0] == other[0]:
             sims[i] = max(sims[i], 0.85)
+        elif (
+            sims[i] < 0.88
+            and surname[i] >= 0.92
+            and len(other) >= 4
+            and process.extractOne(other, forms, scorer=OSA.distance, score_cutoff=1)
+        ):
+            sims[i] = 0.88
     return sims
 
 
@@ -251,13 +263,13 @@ def compare(
         f2, l2 = _squeezed([r.first for r in records]), _squeezed([r.last for r in records])
         fc, lc = [c.first for c in cands], [c.last for c in cands]
         fr = [r.first for r in records]
-        first = _given_names(fc, fr, _one_edit(f1, f2, _pairs(f1, f2, jw)))
         last = _one_edit(l1, l2, _pairs(l1, l2, jw))
+        first = _given_names(fc, fr, _one_edit(f1, f2, _pairs(f1, f2, jw)), last)
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
         # A reading is judged mostly by its best agreement, so a swap with one name also
         # misspelt or replaced ('Ayres Melanie' / 'Melanie Beaty') is still read crosswise.
         cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw))
-        cross_last = _given_names(lc, fr, _one_edit(l1, f2, _pairs(l1, f2, jw)))
+        cross_last = _given_names(lc, fr, _one_edit(l1, f2, _pairs(l1, f2, jw)), cross_first)
         direct = _mean2(first, last)
         cross = _mean2(cross_first, cross_last)
         swapped = _reading(cross_first, cross_last) > _reading(first, last) + 0.05
