@@ -32,9 +32,12 @@ def _pairs(
     either side is empty (a missing value is no evidence either way)."""
     if not left:
         return np.zeros(0)
+    missing = _missing(left, right)
+    if missing.all():  # a field neither file has: nothing to compare
+        return np.full(len(left), NAN)
     sims = process.cpdist(left, right, scorer=scorer, dtype=np.float32, workers=1) / scale
     sims = sims.astype(np.float64)
-    sims[_missing(left, right)] = NAN
+    sims[missing] = NAN
     return sims
 
 
@@ -118,23 +121,27 @@ def _reading(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _given_names(
-    mine: Sequence[str], theirs: Sequence[str], sims: np.ndarray, surname: np.ndarray
+    mine: Sequence[str], theirs: Sequence[str], sims: np.ndarray, surname: np.ndarray,
+    look: np.ndarray,
 ) -> np.ndarray:
     """Given-name similarities raised for nicknames ('Bob' / 'Robert': 1), a nickname with a
-    typo ('Platty' / 'Patricia': 0.88, looked for only where the surnames agree: it costs an
-    edit distance per form) and initials (0.85). `mine`/`theirs`: the names read as given
-    names (crosswise too, for swapped names); `surname`: the other names' similarity."""
+    typo ('Platty' / 'Patricia': 0.88, only where the surnames nearly agree: it costs an edit
+    distance per form) and initials (0.85). `mine`/`theirs`: the names read as given names
+    (crosswise too, for swapped names); `surname`: the other names' similarity; `look`: the
+    pairs worth a look (a Python loop: the rest of a block is skipped)."""
     sims = sims.copy()
-    for i in np.flatnonzero(sims < 0.999):  # NaN (missing) compares False
-        head, other = mine[i].split()[0], theirs[i].split()[0]
-        forms = nz.first_name_forms(head)
-        if other in forms or head in nz.first_name_forms(other):
+    todo = np.flatnonzero((sims < 0.999) & look)  # NaN (missing) compares False
+    typo_worth = ((sims < 0.88) & (surname >= 0.8))[todo].tolist()
+    forms_of = nz.first_name_forms
+    for i, worth in zip(todo.tolist(), typo_worth, strict=True):
+        head, other = first_token(mine[i]), first_token(theirs[i])
+        forms = forms_of(head)
+        if other in forms or head in forms_of(other):
             sims[i] = 1.0
         elif (len(head) == 1 or len(other) == 1) and head[0] == other[0]:
             sims[i] = max(sims[i], 0.85)
         elif (
-            sims[i] < 0.88
-            and surname[i] >= 0.92
+            worth
             and len(other) >= 4
             and process.extractOne(other, forms, scorer=OSA.distance, score_cutoff=1)
         ):
@@ -142,14 +149,22 @@ def _given_names(
     return sims
 
 
-def _one_edit(left: Sequence[str], right: Sequence[str], sims: np.ndarray) -> np.ndarray:
-    """A single typo (one insertion, deletion, substitution or transposition) in a name of four
-    letters or more counts as a near agreement (0.92) whatever Jaro-Winkler says: 'Tdylor'."""
+def _one_edit(
+    left: Sequence[str], right: Sequence[str], sims: np.ndarray, short: np.ndarray
+) -> np.ndarray:
+    """A single typo (one insertion, deletion, substitution, transposition; a space too) in a
+    name counts as a near agreement (0.92) whatever Jaro-Winkler says: 'Tdylor', 'Sal t'.
+    `short`: pairs with a name under four letters, where one edit is a different name."""
     if not len(sims):
         return sims
-    edits = process.cpdist(left, right, scorer=OSA.distance, dtype=np.int32, workers=1)
-    short = np.fromiter(map(min, map(len, left), map(len, right)), np.int64, len(left)) < 4
+    edits = process.cpdist(
+        left, right, scorer=OSA.distance, score_cutoff=1, dtype=np.int32, workers=1
+    )
     return np.where((edits <= 1) & ~short, np.fmax(sims, 0.92), sims)
+
+
+def _lengths(values: Sequence[str]) -> np.ndarray:
+    return np.fromiter(map(len, values), np.int64, len(values))
 
 
 def _acronyms(cands: Sequence[Profile], recs: Sequence[Profile]) -> np.ndarray:
@@ -206,9 +221,11 @@ def compare(
     comp.sims["email"] = _pairs(
         [c.email for c in cands], [r.email for r in records], Indel.normalized_similarity
     )
+    free = {e: _free(e) for e in {c.email for c in cands} | {r.email for r in records}}
     comp.mixed_email = np.fromiter(
-        (_free(c.email) != _free(r.email) for c, r in zip(cands, records, strict=True)), bool, n
-    )
+        map(operator.ne, map(free.__getitem__, (c.email for c in cands)),
+            map(free.__getitem__, (r.email for r in records))), bool, n,
+    )  # fmt: skip
     comp.sims["domain"] = _eq([c.domain for c in cands], [r.domain for r in records])
     phone = np.full(n, NAN)
     for i, (c, r) in enumerate(zip(cands, records, strict=True)):
@@ -223,10 +240,11 @@ def compare(
     comp.sims["city"] = _pairs([c.city for c in cands], [r.city for r in records], jw)
     # Streets: word order aside, or with a space lost or added ('pridhamstreet').
     mine, theirs = [c.street for c in cands], [r.street for r in records]
-    comp.sims["street"] = np.fmax(
-        _pairs(mine, theirs, fuzz.token_sort_ratio, 100),
-        _pairs(_squeezed(mine), _squeezed(theirs), Indel.normalized_similarity),
-    )
+    street = _pairs(mine, theirs, fuzz.token_sort_ratio, 100)
+    if not np.isnan(street).all():
+        squeezed = _pairs(_squeezed(mine), _squeezed(theirs), Indel.normalized_similarity)
+        street = np.fmax(street, squeezed)
+    comp.sims["street"] = street
     comp.sims["address_2"] = _pairs(
         _squeezed([c.address_2 for c in cands]), _squeezed([r.address_2 for r in records]),
         Indel.normalized_similarity,
@@ -258,18 +276,19 @@ def compare(
 
     person = np.fromiter((c.person for c in cands), bool, n)
     if person.any():
-        # Names compare without their spaces: 'sal t' / 'salt', 'mary ann' / 'maryann'.
-        f1, l1 = _squeezed([c.first for c in cands]), _squeezed([c.last for c in cands])
-        f2, l2 = _squeezed([r.first for r in records]), _squeezed([r.last for r in records])
-        fc, lc = [c.first for c in cands], [c.last for c in cands]
-        fr = [r.first for r in records]
-        last = _one_edit(l1, l2, _pairs(l1, l2, jw))
-        first = _given_names(fc, fr, _one_edit(f1, f2, _pairs(f1, f2, jw)), last)
+        f1, l1 = [c.first for c in cands], [c.last for c in cands]
+        f2, l2 = [r.first for r in records], [r.last for r in records]
+        lf1, ll1, lf2, ll2 = _lengths(f1), _lengths(l1), _lengths(f2), _lengths(l2)
+        last = _one_edit(l1, l2, _pairs(l1, l2, jw), np.minimum(ll1, ll2) < 4)
+        first = _one_edit(f1, f2, _pairs(f1, f2, jw), np.minimum(lf1, lf2) < 4)
+        # Nicknames matter where something else agrees: the surname, an email, a phone...
+        first = _given_names(f1, f2, first, last, (last >= 0.7) | support)
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
         # A reading is judged mostly by its best agreement, so a swap with one name also
         # misspelt or replaced ('Ayres Melanie' / 'Melanie Beaty') is still read crosswise.
-        cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw))
-        cross_last = _given_names(lc, fr, _one_edit(l1, f2, _pairs(l1, f2, jw)), cross_first)
+        cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw), np.minimum(lf1, ll2) < 4)
+        cross_last = _one_edit(l1, f2, _pairs(l1, f2, jw), np.minimum(ll1, lf2) < 4)
+        cross_last = _given_names(l1, f2, cross_last, cross_first, cross_first >= 0.7)
         direct = _mean2(first, last)
         cross = _mean2(cross_first, cross_last)
         swapped = _reading(cross_first, cross_last) > _reading(first, last) + 0.05
