@@ -286,24 +286,27 @@ def compare(
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
         # A reading is judged mostly by its best agreement, so a swap with one name also
         # misspelt or replaced ('Ayres Melanie' / 'Melanie Beaty') is still read crosswise.
-        cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw), np.minimum(lf1, ll2) < 4)
+        # Crosswise, the candidate's given name is in the record's last-name field.
         cross_last = _one_edit(l1, f2, _pairs(l1, f2, jw), np.minimum(ll1, lf2) < 4)
-        cross_last = _given_names(l1, f2, cross_last, cross_first, cross_first >= 0.7)
+        cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw), np.minimum(lf1, ll2) < 4)
+        cross_first = _given_names(f1, l2, cross_first, cross_last, cross_last >= 0.7)
         direct = _mean2(first, last)
         cross = _mean2(cross_first, cross_last)
         swapped = _reading(cross_first, cross_last) > _reading(first, last) + 0.05
         swapped &= ~np.isnan(cross_first) & ~np.isnan(cross_last)
         comp.swapped = swapped & person
-        comp.sims["first_name"] = np.where(comp.swapped, cross_last, first)
-        comp.sims["last_name"] = np.where(comp.swapped, cross_first, last)
+        comp.sims["first_name"] = np.where(comp.swapped, cross_first, first)
+        comp.sims["last_name"] = np.where(comp.swapped, cross_last, last)
         name = np.where(comp.swapped, cross - 0.02, direct)
         # Only a last name on one side: a weaker reading of the same evidence.
         name = np.where(np.isnan(first) & ~np.isnan(last), last * 0.9, name)
         if freq is not None:
-            comp.tf["first_name"] = freq.first.adjustment(
-                [first_token(r.first) for r in records], -2, 4
-            )
-            comp.tf["last_name"] = freq.last.adjustment([r.last for r in records], -3, 4)
+            # The record's given name and surname, wherever the reading found them.
+            pairs = list(zip(records, comp.swapped.tolist(), strict=True))
+            given = [first_token(r.last if x else r.first) for r, x in pairs]
+            family = [r.first if x else r.last for r, x in pairs]
+            comp.tf["first_name"] = freq.first.adjustment(given, -2, 4)
+            comp.tf["last_name"] = freq.last.adjustment(family, -3, 4)
             # Identifiers are near-unique: only a value many records share (a placeholder)
             # loses weight. Postcodes: rare ones gain a little.
             comp.tf["birthdate"] = freq.birthdate.adjustment([r.birthdate for r in records], -8, 0)
