@@ -3,9 +3,9 @@
 Two records agreeing on a rare surname is strong evidence they are one person; agreeing on
 "Smith" is weak. For an agreement on value v the Bayes factor gains `u_avg / u_v`, where
 u_v is v's share of the index's records and u_avg the chance that two random records agree
-(the sum of squared shares): common values lose weight, rare ones gain. The same holds for
-dates of birth, ids and postcodes: a placeholder date ('19000101') or id shared by many
-records says little. Counts are kept incrementally as records enter and leave the index.
+(the sum of squared shares): common values lose weight, rare ones gain. Postcodes too; for
+dates of birth and ids only a value shared by many records (a placeholder date, '19000101')
+loses weight. Counts are kept incrementally as records enter and leave the index.
 """
 
 from __future__ import annotations
@@ -54,6 +54,17 @@ class _Counts:
         adjust = dict(
             zip(unique, np.clip(np.log2(u_avg * self.total / counts), low, high), strict=True)
         )
+        return np.fromiter(map(adjust.__getitem__, values), float, len(values))
+
+
+    def shared(self, values: Sequence[str], allow: int, low: float) -> np.ndarray:
+        """log2(allow / count) per value, clipped to [low, 0]: only a value more records share
+        than one person's duplicates would (a placeholder date, a dummy id) loses weight.
+        Not the u_avg ratio: on near-unique identifiers that would count a file's own
+        duplicates against them."""
+        unique = list(dict.fromkeys(values))
+        counts = np.fromiter((max(self.counts.get(v, 0), 1) for v in unique), float, len(unique))
+        adjust = dict(zip(unique, np.clip(np.log2(allow / counts), low, 0.0), strict=True))
         return np.fromiter(map(adjust.__getitem__, values), float, len(values))
 
 

@@ -309,9 +309,9 @@ def compare(
             comp.tf["last_name"] = freq.last.adjustment(family, -3, 4)
             # Identifiers are near-unique: only a value many records share (a placeholder)
             # loses weight. Postcodes: rare ones gain a little.
-            comp.tf["birthdate"] = freq.birthdate.adjustment([r.birthdate for r in records], -8, 0)
-            comp.tf["national_id"] = freq.national_id.adjustment(
-                [r.national_id for r in records], -8, 0
+            comp.tf["birthdate"] = freq.birthdate.shared([r.birthdate for r in records], 5, -8)
+            comp.tf["national_id"] = freq.national_id.shared(
+                [r.national_id for r in records], 5, -8
             )
             comp.tf["postal_code"] = freq.postal_code.adjustment(
                 [r.postal_code for r in records], -2, 2
