@@ -22,8 +22,10 @@ class MatchRequest(BaseModel):
         max_length=100,
         description="Records to match (1-100). Keys are field names, canonical (`name`, "
         "`first_name`, `last_name`, `company`, `email`, `phone`, `website`, `domain`, `street`, "
-        "`city`, `postal_code`, `state`, `country`) or Salesforce (`FirstName`, `Company`, "
-        "`BillingCity`...). An `id` (a Salesforce id) excludes that record from its own matches.",
+        "`street_number`, `address_2`, `city`, `postal_code`, `state`, `country`, `birthdate`, "
+        "`national_id`; FEBRL's `given_name`, `surname`, `suburb`, `soc_sec_id`...) or "
+        "Salesforce (`FirstName`, `Company`, `BillingCity`...). An `id` (a Salesforce id) "
+        "excludes that record from its own matches.",
         examples=[[{"company": "Acme Inc", "email": "jo@acme.com", "phone": "+1 415 555 0100"}]],
     )
     rules: Any = Field(
