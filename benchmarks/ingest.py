@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60_000)
     parser.add_argument("--profile", type=Path, help="cProfile the web process into this file")
     parser.add_argument("--py-spy", type=Path, help="sample the web process with py-spy (raw)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, data)")
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -153,7 +154,10 @@ def main() -> None:
             batches=len(batches),
             ok=accepted == len(ids) == len(set(ids)),
         )
-    shutil.rmtree(work, ignore_errors=True)
+    if opts.keep:
+        print(f"work dir kept: {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

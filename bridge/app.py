@@ -11,12 +11,16 @@ Middleware order (outermost first) and why:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.credits.batcher import DebitBatcher
+from bridge.credits.lease import CreditLeases
 from bridge.credits.service import RemainingCache
 from bridge.db import Database
 from bridge.routes import setup_routes
@@ -41,6 +45,9 @@ from bridge.web.ratelimit import (
 )
 from bridge.web.request_id import add_request_id_header, request_id_middleware
 from config.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+LEASES = web.AppKey("credit_leases", CreditLeases)
 
 # How long a verified key (and a tenant's balance for the header) is trusted in-process:
 # revocation takes effect within this many seconds.
@@ -92,20 +99,44 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database.from_settings(app[SETTINGS])
     app[DB] = db
     app[VERIFIER] = KeyVerifier(db, ttl=AUTH_CACHE_SECONDS)
-    app[CREDITS_CACHE] = RemainingCache(db, ttl=AUTH_CACHE_SECONDS)
     yield
     db.dispose()
 
 
 async def _triggers(app: web.Application) -> AsyncIterator[None]:
-    db = app[DB]
+    db, settings = app[DB], app[SETTINGS]
+    leases = CreditLeases(
+        db,
+        app[REDIS],
+        settings.redis_url,
+        max_chunk=settings.trigger_credit_lease_max,
+        idle_seconds=settings.trigger_credit_lease_idle_seconds,
+    )
+    app[LEASES] = leases
+    # The balance every response's X-Credits-Remaining shows includes the ingest lease.
+    app[CREDITS_CACHE] = RemainingCache(db, ttl=AUTH_CACHE_SECONDS, held=leases.held)
     app[TRIGGERS] = TriggerService(
         db,
         Intake(app[REDIS]),
-        DebitBatcher(db),
+        leases,
+        app[CREDITS_CACHE],
         TriggerConfigCache(db, ttl=AUTH_CACHE_SECONDS),
     )
+    maintenance = asyncio.create_task(_return_idle_leases(leases, settings))
     yield
+    maintenance.cancel()
+    await asyncio.wait({maintenance}, timeout=2)
+    leases.close()
+
+
+async def _return_idle_leases(leases: CreditLeases, settings: Settings) -> None:
+    every = min(30.0, settings.trigger_credit_lease_idle_seconds / 2)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await leases.maintain()
+        except (RedisError, OSError, SQLAlchemyError) as exc:
+            log.warning("credit lease maintenance failed", error=type(exc).__name__)
 
 
 async def _salesforce(app: web.Application) -> AsyncIterator[None]:

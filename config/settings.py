@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     trigger_claim_idle_seconds: float = Field(
         30.0, description="Unacked intake entries older than this are re-dispatched."
     )
+    trigger_credit_lease_max: int = Field(
+        10_000, ge=1, description="Most credits a trigger-ingest lease moves from the SQL "
+        "balance into Redis at once (also never more than 1/20 of the balance)."
+    )
+    trigger_credit_lease_idle_seconds: float = Field(
+        60.0, gt=0, description="A tenant's unspent ingest lease goes back to its SQL balance "
+        "after this long without callouts."
+    )
 
     # --- Salesforce ----------------------------------------------------------------------
     sf_auth: Literal["none", "sandbox", "jwt", "client_credentials", "password"] = Field(

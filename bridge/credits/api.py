@@ -11,7 +11,7 @@ from bridge.credits.models import CreditUsageQuery, CreditUsageResponse, Remaini
 from bridge.credits.store import Tags
 from bridge.web.appkeys import DB
 from bridge.web.auth import principal
-from bridge.web.charging import CREDITS_REMAINING
+from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING
 from bridge.web.endpoints import EndpointTable
 from bridge.web.responses import json_model
 from bridge.web.validation import parse_query
@@ -49,18 +49,20 @@ async def get_credit_usage(request: web.Request) -> web.Response:
 @routes.get(
     "/v1/credits/remaining",
     summary="Get remaining credits",
-    description="The authenticated tenant's current balance and total credits granted.",
+    description="The authenticated tenant's current balance and total credits granted. The "
+    "balance includes credits prepaid into the tenant's trigger-ingest lease and not yet spent.",
     area="credits",
     response=RemainingCreditsResponse,
 )
 async def get_remaining_credits(request: web.Request) -> web.Response:
     tenant_id = principal(request).tenant_id
     balance = await asyncio.to_thread(service.balance, request.app[DB], tenant_id)
-    request[CREDITS_REMAINING] = balance.remaining  # the header agrees with the body
+    remaining = balance.remaining + await request.app[CREDITS_CACHE].held(tenant_id)
+    request[CREDITS_REMAINING] = remaining  # the header agrees with the body
     return json_model(
         RemainingCreditsResponse(
             tenant_id=tenant_id,
-            remaining_credits=balance.remaining,
+            remaining_credits=remaining,
             total_credits=balance.total,
         )
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -178,23 +179,56 @@ class RemainingCache:
     In-process rather than in Redis: a hit costs nothing (no network round trip on the hot
     path). A debit in this process stores the exact new balance; debits in other processes
     and CLI grants show up within `ttl` seconds, when the next miss reads SQL (in a thread).
+    Remaining = the SQL balance + credits held in the tenant's ingest lease (`held`, read from
+    Redis on a miss and noted by every callout that pays from it).
     """
 
-    def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ttl: float = 5.0,
+        max_entries: int = 10_000,
+        held: Callable[[int], Awaitable[int]] | None = None,
+    ) -> None:
         self.db = db
         self.ttl = ttl
         self.max_entries = max_entries
+        self._held_source = held
         self._values: dict[int, tuple[float, int]] = {}
+        self._held: dict[int, tuple[float, int]] = {}
 
     def put(self, tenant_id: int, value: int) -> None:
+        """The tenant's SQL balance, as a debit in this process just left it."""
         if len(self._values) >= self.max_entries:
             self._values.clear()
         self._values[tenant_id] = (time.monotonic() + self.ttl, value)
 
-    async def get(self, tenant_id: int) -> int:
+    def note_held(self, tenant_id: int, held: int) -> None:
+        if len(self._held) >= self.max_entries:
+            self._held.clear()
+        self._held[tenant_id] = (time.monotonic() + self.ttl, held)
+
+    async def sql(self, tenant_id: int) -> int:
         hit = self._values.get(tenant_id)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         value = await asyncio.to_thread(remaining, self.db, tenant_id)
         self.put(tenant_id, value)
         return value
+
+    async def held(self, tenant_id: int) -> int:
+        """Credits in the tenant's ingest lease right now (not cached)."""
+        held = await self._held_source(tenant_id) if self._held_source else 0
+        self.note_held(tenant_id, held)
+        return held
+
+    async def get(self, tenant_id: int) -> int:
+        total = await self.sql(tenant_id)
+        if self._held_source is None:
+            return total
+        hit = self._held.get(tenant_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return total + hit[1]
+        held = await self._held_source(tenant_id)
+        self.note_held(tenant_id, held)
+        return total + held

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.db.base import Base, BigId, UTCDateTime, utcnow
@@ -39,4 +39,15 @@ class CreditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "tenant_id", "created_at"),
+        # A credit lease and its return are each recorded once (bridge/credits/lease.py).
+        Index(
+            "uq_credit_ledger_lease",
+            "kind",
+            "request_id",
+            unique=True,
+            sqlite_where=text("endpoint = 'triggers:lease'"),
+            postgresql_where=text("endpoint = 'triggers:lease'"),
+        ),
+    )

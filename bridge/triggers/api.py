@@ -17,22 +17,43 @@ from bridge.triggers.models import (
     TriggerRequest,
     TriggerResponse,
 )
-from bridge.triggers.service import OrgNotAllowed, TriggerService
+from bridge.triggers.service import Acceptance, OrgNotAllowed, RateLimited, TriggerService
 from bridge.triggers.signatures import InvalidSignature
 from bridge.web.appkeys import DB
 from bridge.web.auth import principal
 from bridge.web.charging import CREDITS_REMAINING
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError, RequestValidationError
+from bridge.web.ratelimit import DECISION, RATE_LIMITER, RateDecision, rate_key, refusal
 from bridge.web.request_id import REQUEST_ID
 from bridge.web.responses import json_model
 
 TRIGGERS = web.AppKey("triggers", TriggerService)
+AREA = "triggers"
 routes = EndpointTable(tags=("Triggers",))
 
 
 def _org_refused(org_id: str) -> ApiError:
     return ApiError(403, "org_id does not belong to this tenant", details={"org_id": org_id})
+
+
+async def _accept(request: web.Request, tenant_id: int, **submission: object) -> Acceptance:
+    """The service's accept with this caller's rate limit, which it applies in the same Redis
+    round trip; the limit's headers (or the 429) come back from there."""
+    caller = principal(request)
+    limit = request.app[RATE_LIMITER].limit_for(AREA)
+    try:
+        acceptance = await request.app[TRIGGERS].accept(
+            tenant_id, rate_key=rate_key(AREA, caller.key_id), rate_limit=limit,
+            request_id=request[REQUEST_ID], **submission,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except RateLimited as exc:
+        raise refusal(RateDecision.from_reply(limit, 0, *exc.accepted.rate)) from None
+    remaining, reset_ms, retry_ms = acceptance.accepted.rate
+    if limit > 0 and remaining >= 0:
+        request[DECISION] = RateDecision.from_reply(limit, 1, remaining, reset_ms, retry_ms)
+    request[CREDITS_REMAINING] = acceptance.credits_remaining
+    return acceptance
 
 
 @routes.post(
@@ -43,7 +64,8 @@ def _org_refused(org_id: str) -> ApiError:
     "required (`webhook-id`, `webhook-timestamp` within 300 s, `webhook-signature`). The ids "
     "are durably accepted and processed asynchronously; a repeated `webhook-id` is accepted "
     "once (`cached: true`, no charge).",
-    area="triggers",
+    area=AREA,
+    limits_itself=True,
     credits="Lead 2, Contact 1, Account 3, Opportunity 1 credit(s) per record",
     body=TriggerRequest,
     response=TriggerResponse,
@@ -66,12 +88,10 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
         await service.check_org(tenant_id, body.org_id)
     except OrgNotAllowed:
         raise _org_refused(body.org_id) from None
-    acceptance = await service.accept(
-        tenant_id, sobject=body.object, ids=tuple(body.ids), event=body.event,
-        org_id=body.org_id, source="webhook", request_id=request[REQUEST_ID],
-        dedupe_key=webhook_id,
+    acceptance = await _accept(
+        request, tenant_id, sobject=body.object, ids=tuple(body.ids), event=body.event,
+        org_id=body.org_id, source="webhook", dedupe_key=webhook_id,
     )  # fmt: skip
-    request[CREDITS_REMAINING] = acceptance.credits_remaining
     if not acceptance.accepted.duplicate:
         counters.trigger_ids_accepted(body.object, "webhook", acceptance.ids)
     return json_model(
@@ -94,7 +114,8 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
     description="Receives a workflow Outbound Message (SOAP `notifications`, up to 100) and "
     "answers the SOAP `Ack` once the ids are accepted. Outbound Messages cannot set headers: "
     "pass the API key as `?key=` (a key limited to the `triggers` scope).",
-    area="triggers",
+    area=AREA,
+    limits_itself=True,
     credits="as POST /v1/triggers/salesforce",
     key_in_query=True,
     responses={403: "OrganizationId does not belong to the caller's tenant"},
@@ -113,12 +134,10 @@ async def salesforce_outbound(request: web.Request) -> web.Response:
     except OrgNotAllowed:
         raise _org_refused(message.org_id) from None
     for sobject, ids in message.records.items():
-        acceptance = await service.accept(
-            tenant_id, sobject=sobject, ids=tuple(ids), event="outbound_message",
-            org_id=message.org_id, source="outbound", request_id=request[REQUEST_ID],
-            dedupe_key=f"{message.dedupe_key}:{sobject}",
+        acceptance = await _accept(
+            request, tenant_id, sobject=sobject, ids=tuple(ids), event="outbound_message",
+            org_id=message.org_id, source="outbound", dedupe_key=f"{message.dedupe_key}:{sobject}",
         )  # fmt: skip
-        request[CREDITS_REMAINING] = acceptance.credits_remaining
         if not acceptance.accepted.duplicate:
             counters.trigger_ids_accepted(sobject, "outbound", acceptance.ids)
     return web.Response(text=outbound.ACK, content_type="text/xml", charset="utf-8")

@@ -1,8 +1,10 @@
 """Accepting callouts: tenant config (orgs, signing secrets), payment, intake. No HTTP here.
 
 `TriggerService.accept` is the whole hot path after authentication: a cached config lookup,
-the signature check, one batched debit, one pipelined Redis accept. It never calls Salesforce
-and never publishes a Celery message; the dispatcher turns accepted ids into worker batches.
+the signature check, and ONE coalesced Redis script call that rate-limits, dedupes, pays from
+the tenant's credit lease and appends to the intake stream. Only when the lease runs dry does
+a callout wait for SQL (a refill, one per chunk of credits). It never calls Salesforce and
+never publishes a Celery message; the dispatcher turns accepted ids into worker batches.
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bridge.credits import service as credits
-from bridge.credits.batcher import DebitBatcher
-from bridge.credits.service import Debit
+from bridge.credits.lease import CreditLeases, Refill
+from bridge.credits.service import InsufficientCredits, RemainingCache
 from bridge.db import Database
 from bridge.triggers import signatures, store
-from bridge.triggers.intake import Accepted, Intake, Submission
+from bridge.triggers.intake import Accepted, Intake, Status, Submission
 from bridge.triggers.models import CREDITS_PER_RECORD
+
+
+class RateLimited(Exception):
+    """Over the caller's per-minute limit; `accepted.rate` says when to come back."""
+
+    def __init__(self, accepted: Accepted) -> None:
+        super().__init__("rate limited")
+        self.accepted = accepted
 
 
 class OrgNotAllowed(Exception):
@@ -65,11 +74,17 @@ class TriggerConfigCache:
 
 class TriggerService:
     def __init__(
-        self, db: Database, intake: Intake, debits: DebitBatcher, config: TriggerConfigCache
+        self,
+        db: Database,
+        intake: Intake,
+        leases: CreditLeases,
+        balances: RemainingCache,
+        config: TriggerConfigCache,
     ) -> None:
         self.db = db
         self.intake = intake
-        self.debits = debits
+        self.leases = leases
+        self.balances = balances
         self.config = config
 
     async def verify_sender(
@@ -97,30 +112,46 @@ class TriggerService:
         source: str,
         request_id: str,
         dedupe_key: str | None,
+        rate_key: str = "",
+        rate_limit: int = 0,
     ) -> Acceptance:
-        """Pay for and durably accept the ids; a duplicate is answered free of charge."""
-        cost = CREDITS_PER_RECORD[sobject] * len(ids)
-        spent = await self.debits.debit(tenant_id, cost, f"triggers:{source}", request_id)
-        try:
-            accepted = await self.intake.accept(
-                Submission(
-                    tenant_id=tenant_id,
-                    object=sobject,
-                    ids=ids,
-                    event=event,
-                    source=source,
-                    request_id=request_id,
-                    org_id=org_id,
-                    dedupe_key=dedupe_key,
-                )
-            )
-        except BaseException:
-            await self._refund(spent)
-            raise
-        if accepted.duplicate:
-            remaining = await self._refund(spent)
-            return Acceptance(accepted, len(ids), 0, remaining)
-        return Acceptance(accepted, len(ids), cost, spent.remaining)
+        """Pay for and durably accept the ids; a duplicate is answered free of charge.
 
-    async def _refund(self, spent: Debit) -> int:
-        return await credits.arefund(self.db, spent)
+        Raises RateLimited, or InsufficientCredits when lease and balance cannot pay.
+        """
+        cost = CREDITS_PER_RECORD[sobject] * len(ids)
+        submission = Submission(
+            tenant_id=tenant_id, object=sobject, ids=ids, event=event, source=source,
+            request_id=request_id, org_id=org_id, dedupe_key=dedupe_key, cost=cost,
+            rate_key=rate_key, rate_limit=rate_limit,
+        )  # fmt: skip
+        accepted = await self.intake.accept(submission)
+        submission = replace(submission, rate_limit=0)  # counted once, whatever happens next
+        while accepted.status is Status.NEEDS_CREDITS:
+            refill = await self.leases.refill(tenant_id, cost)
+            if refill is not None:
+                return await self._accept_paid(submission, refill)
+            accepted = await self.intake.accept(submission)  # another callout just refilled
+        return await self._answer(submission, accepted)
+
+    async def _answer(self, submission: Submission, accepted: Accepted) -> Acceptance:
+        tenant_id, ids = submission.tenant_id, len(submission.ids)
+        if accepted.status is Status.RATE_LIMITED:
+            raise RateLimited(accepted)
+        if accepted.status is Status.DUPLICATE:
+            return Acceptance(accepted, ids, 0, await self.balances.get(tenant_id))
+        if submission.cost:
+            self.balances.note_held(tenant_id, max(accepted.credits, 0))
+        return Acceptance(accepted, ids, submission.cost, await self.balances.get(tenant_id))
+
+    async def _accept_paid(self, submission: Submission, refill: Refill) -> Acceptance:
+        tenant_id, cost = submission.tenant_id, submission.cost
+        self.balances.put(tenant_id, refill.balance)
+        self.balances.note_held(tenant_id, refill.held)
+        if not refill.ok:
+            raise InsufficientCredits(cost, refill.balance + refill.held)
+        accepted = await self.intake.accept(replace(submission, cost=0))  # paid by the refill
+        if accepted.status is Status.DUPLICATE:  # its twin got in meanwhile: nothing to pay
+            await self.leases.give_back(tenant_id, cost)
+            return Acceptance(accepted, len(submission.ids), 0, await self.balances.get(tenant_id))
+        return Acceptance(accepted, len(submission.ids), cost, refill.balance + refill.held)

@@ -55,6 +55,9 @@ class Endpoint:
     public: bool = False
     # Senders that cannot set headers (Salesforce Outbound Messages) may pass `?key=`.
     key_in_query: bool = False
+    # The handler applies the area's rate limit itself, inside its own Redis round trip
+    # (trigger ingest); the middleware then leaves the request alone.
+    limits_itself: bool = False
     in_schema: bool = True
     operation_id: str | None = None
 

@@ -24,6 +24,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bridge.coalesce import Coalescer
+from bridge.gcra import GCRA_LUA, PERIOD_MS
 from bridge.web.auth import PRINCIPAL
 from bridge.web.endpoints import endpoint_of
 from bridge.web.errors import ApiError, Handler
@@ -31,29 +32,14 @@ from config.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PERIOD_MS = 60_000
 LARGE_EXPORT_ROWS = 5_000
 
 # One call decides for every request queued in this loop turn (KEYS[i] with limit ARGV[i]).
-_GCRA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_GCRA = GCRA_LUA + """
+local now = now_ms()
 local period = tonumber(ARGV[1])
 local out = {}
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[i + 1])
-  local interval = period / limit
-  local tat = tonumber(redis.call('GET', KEYS[i]))
-  if tat == nil or tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - period
-  if allow_at > now then
-    out[i] = {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
-  else
-    redis.call('SET', KEYS[i], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
-    out[i] = {1, math.floor((period - (new_tat - now)) / interval), math.ceil(new_tat - now), 0}
-  end
-end
+for i = 1, #KEYS do out[i] = gcra(KEYS[i], tonumber(ARGV[i + 1]), now, period) end
 return out
 """
 
@@ -72,6 +58,22 @@ class RateDecision:
             "X-RateLimit-Remaining": str(self.remaining),
             "X-RateLimit-Reset": str(self.reset_seconds),
         }
+
+    @classmethod
+    def from_reply(cls, limit: int, allowed: int, remaining: int, reset_ms: int,
+                   retry_ms: int) -> RateDecision:  # fmt: skip
+        """From the GCRA script's answer for one key."""
+        return cls(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=max(0, int(remaining)),
+            reset_seconds=math.ceil(int(reset_ms) / 1000),
+            retry_after=max(1, math.ceil(int(retry_ms) / 1000)) if not allowed else 0,
+        )
+
+
+def rate_key(area: str, key_id: str) -> str:
+    return f"ratelimit:{area}:{key_id}"
 
 
 class RateLimiter:
@@ -94,26 +96,18 @@ class RateLimiter:
         if limit <= 0:  # 0 disables the limit for the area
             return None
         try:
-            allowed, remaining, reset_ms, retry_ms = await self._coalescer.submit(
-                (f"ratelimit:{area}:{key_id}", limit)
-            )
+            reply = await self._coalescer.submit((rate_key(area, key_id), limit))
         except (RedisError, OSError) as exc:
             log.warning("rate limiter unavailable, failing open", error=type(exc).__name__)
             return None
-        return RateDecision(
-            allowed=bool(allowed),
-            limit=limit,
-            remaining=max(0, int(remaining)),
-            reset_seconds=math.ceil(int(reset_ms) / 1000),
-            retry_after=max(1, math.ceil(int(retry_ms) / 1000)) if not allowed else 0,
-        )
+        return RateDecision.from_reply(limit, *reply)
 
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 DECISION = web.RequestKey("rate_limit", RateDecision)
 
 
-def _refuse(decision: RateDecision) -> ApiError:
+def refusal(decision: RateDecision) -> ApiError:
     return ApiError(
         429,
         "Rate limit exceeded",
@@ -133,7 +127,7 @@ async def enforce(request: web.Request, area: str, limit: int | None = None) -> 
         return
     request[DECISION] = decision
     if not decision.allowed:
-        raise _refuse(decision)
+        raise refusal(decision)
 
 
 async def enforce_large_export(request: web.Request, rows: int) -> None:
@@ -149,7 +143,12 @@ async def enforce_large_export(request: web.Request, rows: int) -> None:
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     endpoint = endpoint_of(request)
-    if endpoint is not None and endpoint.area is not None and not endpoint.public:
+    if (
+        endpoint is not None
+        and endpoint.area is not None
+        and not endpoint.public
+        and not endpoint.limits_itself
+    ):
         await enforce(request, endpoint.area)
     return await handler(request)
 

@@ -159,7 +159,8 @@ class TestSigned:
         assert a["cached"] is False and b["cached"] is True
         assert b["credits_consumed"] == 0 and b["enrichment_jobs"] == a["enrichment_jobs"]
         assert stream_ids(settings) == LEADS[:2]  # accepted once
-        assert credits.remaining(db, tenant["tenant_id"]) == 996  # charged once
+        balance = await client.get("/v1/credits/remaining", headers=auth(tenant))
+        assert (await balance.json())["remaining_credits"] == 996  # charged once
 
     @pytest.mark.parametrize("case", ["unsigned", "forged", "stale", "tampered", "other_secret"])
     async def test_refused_signatures(self, client, tenant, secret, settings, case) -> None:

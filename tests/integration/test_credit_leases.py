@@ -1,0 +1,132 @@
+"""Trigger ingest pays from credit leases in Redis: exact under concurrency, returned when idle,
+and a return interrupted by a crash is finished exactly once. Real Redis and SQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from bridge.app import create_app
+from bridge.credits import service as credits
+from bridge.credits.lease import CreditLeases, lease_key
+from bridge.db import Database
+from bridge.salesforce.ids import to_18
+from bridge.tenants import service as tenants
+from config.settings import Settings
+
+ORG = to_18("00D5g000004bQ2K")
+LEADS = [to_18(f"00Q5g00000{n:05d}") for n in range(200)]
+
+
+def _callout(record_id: str) -> dict[str, Any]:
+    return {"object": "Lead", "ids": [record_id], "event": "after_insert", "org_id": ORG}
+
+
+@pytest.fixture
+def tenant(db: Database) -> dict[str, Any]:
+    created = tenants.create_key(db, "acme")
+    tenants.add_org(db, "acme", ORG)
+    return {"key": created.key, "tenant_id": created.tenant_id,
+            "auth": {"Authorization": f"Bearer {created.key}"}}  # fmt: skip
+
+
+async def test_two_web_processes_never_overspend(
+    aiohttp_client: Any, settings: Settings, db: Database, tenant: dict[str, Any]
+) -> None:
+    """101 credits, 120 concurrent Lead callouts (2 each) over two apps sharing Redis and SQL:
+    exactly 50 accepted, the rest 402, and 1 credit left across SQL and the lease."""
+    credits.grant(db, tenant["tenant_id"], 101)
+    small = settings.model_copy(update={"trigger_credit_lease_max": 7})  # many refills
+    one: TestClient = await aiohttp_client(create_app(small))
+    two: TestClient = await aiohttp_client(create_app(small))
+    calls = [
+        (one if n % 2 else two).post(
+            "/v1/triggers/salesforce", json=_callout(LEADS[n]), headers=tenant["auth"]
+        )
+        for n in range(120)
+    ]
+    responses = await asyncio.gather(*calls)
+    statuses = sorted(r.status for r in responses)
+    assert statuses.count(200) == 50 and statuses.count(402) == 70
+    refused = next(r for r in responses if r.status == 402)
+    assert (await refused.json())["credits_required"] == 2
+    remaining = await one.get("/v1/credits/remaining", headers=tenant["auth"])
+    assert (await remaining.json())["remaining_credits"] == 1
+
+
+async def test_idle_lease_returns_to_the_balance_and_usage_nets_out(
+    settings: Settings, db: Database, tenant: dict[str, Any], redis_url: str
+) -> None:
+    tenant_id = tenant["tenant_id"]
+    credits.grant(db, tenant_id, 10_000)
+    client = aioredis.Redis.from_url(redis_url)
+    leases = CreditLeases(db, client, redis_url, max_chunk=300, idle_seconds=0.2)
+    try:
+        refill = await leases.refill(tenant_id, 2)  # a 300-credit chunk pays this callout's 2
+        assert refill.ok and refill.held == 298 and refill.balance == 9_700
+        await client.hincrby(lease_key(tenant_id), "c", -40)  # what the intake script spends
+        assert await leases.maintain() == 0  # not idle yet
+        await asyncio.sleep(0.3)
+        assert await leases.maintain() == 258
+        assert await leases.held(tenant_id) == 0
+        assert credits.remaining(db, tenant_id) == 9_958
+        now = datetime.now(UTC)
+        used = credits.usage(db, tenant_id, now - timedelta(minutes=1), now + timedelta(seconds=1))
+        assert used == 42
+    finally:
+        leases.close()
+        await client.aclose()
+
+
+async def test_a_return_interrupted_by_a_crash_is_finished_once(
+    db: Database, tenant: dict[str, Any], redis_url: str
+) -> None:
+    tenant_id = tenant["tenant_id"]
+    credits.grant(db, tenant_id, 1_000)
+    client = aioredis.Redis.from_url(redis_url)
+    first = CreditLeases(db, client, redis_url, max_chunk=50, idle_seconds=0.05)
+    second = CreditLeases(db, client, redis_url, max_chunk=50, idle_seconds=0.05)
+    try:
+        assert (await first.refill(tenant_id, 0)).held == 50
+        await asyncio.sleep(0.1)
+        # The crash: the lease moved to its returning key, the SQL refund never ran.
+        returning = "bridge:credits:returning:crashed"
+        await client.hset(lease_key(tenant_id), "c", 0)
+        await client.set(returning, f"{tenant_id}:50")
+        finished = await asyncio.gather(first.maintain(), second.maintain())
+        assert sorted(finished) == [0, 50]  # one of them refunds, the other finds it done
+        assert await first.maintain() == 0
+        assert credits.remaining(db, tenant_id) == 1_000
+        assert await client.exists(returning) == 0
+    finally:
+        first.close()
+        second.close()
+        await client.aclose()
+
+
+async def test_a_lease_never_hides_much_of_a_small_balance(
+    db: Database, tenant: dict[str, Any], redis_url: str
+) -> None:
+    tenant_id = tenant["tenant_id"]
+    credits.grant(db, tenant_id, 400)
+    client = aioredis.Redis.from_url(redis_url)
+    leases = CreditLeases(db, client, redis_url, max_chunk=2_000)
+    try:
+        refill = await leases.refill(tenant_id, 2)
+        assert refill.held == 18 and refill.balance == 380  # a chunk of 1/20 of the balance
+        big = await leases.refill(tenant_id, 200)  # a 100-Lead callout still gets paid
+        assert big.held == 18 and big.balance == 180
+        # The last credits: balance and lease together pay, and no more than that.
+        assert not (await leases.refill(tenant_id, 199)).ok
+        assert await leases.held(tenant_id) == 18  # put back untouched
+        last = await leases.refill(tenant_id, 198)
+        assert last.ok and last.balance == 0 and last.held == 0
+        assert credits.balance(db, tenant_id).remaining == 0
+    finally:
+        leases.close()
+        await client.aclose()
