@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -74,6 +75,12 @@ def lua_requests(path: Path, key: str, secret: str, count: int) -> None:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, seconds: int, connections: int, script: Path | None) -> dict[str, float]:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
@@ -114,13 +121,20 @@ def main() -> None:
 
         bare_port, web_port = free_port(), free_port()
         bare = [sys.executable, str(Path(__file__).with_name("bare_handler.py")), str(bare_port)]
-        with process(bare, env, work / "bare.log"):
+        with process(bare, env, work / "bare.log") as bare_proc:
             wait_http(f"http://127.0.0.1:{bare_port}/")
+            cpu_before = cpu_seconds(bare_proc.pid)
             baseline = wrk(f"http://127.0.0.1:{bare_port}", opts.seconds, opts.connections, script)
+            served = baseline["requests_per_second"] * opts.seconds
+            baseline["web_cpu_us_per_request"] = round(
+                (cpu_seconds(bare_proc.pid) - cpu_before) / max(served, 1) * 1e6, 1
+            )
         report("ingest.bare_handler", **baseline)
 
         profile = ["-m", "cProfile", "-o", str(opts.profile)] if opts.profile else []
         web = [sys.executable, *profile, "-m", "bridge", "web", "--port", str(web_port)]
+        if os.environ.get("XCPUPROF"):
+            web = [sys.executable, "/tmp/ib/prof_web.py", str(web_port)]
         with process(web, env, work / "web.log") as web_proc:
             wait_http(f"http://127.0.0.1:{web_port}/healthz")
             spy = None
@@ -130,7 +144,12 @@ def main() -> None:
                      "-d", str(opts.seconds), "-o", str(opts.py_spy), "-p", str(web_proc.pid)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
+            cpu_before = cpu_seconds(web_proc.pid)
             measured = wrk(f"http://127.0.0.1:{web_port}", opts.seconds, opts.connections, script)
+            served = measured["requests_per_second"] * opts.seconds
+            measured["web_cpu_us_per_request"] = round(
+                (cpu_seconds(web_proc.pid) - cpu_before) / max(served, 1) * 1e6, 1
+            )
             if spy is not None:
                 spy.wait(30)
         report("ingest.bridge_signed_callouts", **measured)

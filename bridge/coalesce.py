@@ -4,6 +4,9 @@ Every caller queues its item and awaits its own result; one flusher hands everyt
 far to `flush(items)` (one Redis script call, one SQL transaction) and resolves each caller.
 While a flush is in flight, new arrivals queue for the next one, so the batch size grows with
 load by itself and an idle service still answers at once (no timer, no linger).
+
+`max_inflight` > 1 lets that many flushes overlap: on a busy machine a Redis round trip takes
+long enough that the event loop would otherwise sit idle waiting for it with work queued.
 """
 
 from __future__ import annotations
@@ -21,21 +24,28 @@ class Coalescer(Generic[T, R]):
         self,
         flush: Callable[[list[T]], Awaitable[Sequence[R | BaseException]]],
         max_batch: int = 1000,
+        max_inflight: int = 1,
     ) -> None:
         self._flush_fn = flush
         self.max_batch = max_batch
+        self.max_inflight = max_inflight
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
+        self._collecting = False  # a flusher is waiting for this loop turn's arrivals
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._run())
+        if not self._collecting and len(self._flushers) < self.max_inflight:
+            self._collecting = True
+            task = asyncio.create_task(self._run())
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
         return await future
 
     async def _run(self) -> None:
         await asyncio.sleep(0)  # let every handler runnable in this loop turn join the batch
+        self._collecting = False
         while self._queue:
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:

@@ -7,9 +7,9 @@ the Celery task it causes, carries it. `redact` keeps secrets and personal data 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -78,7 +78,8 @@ def _redact_phone(match: re.Match[str]) -> str:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    # The same 128 random bits as uuid4().hex, without building a UUID (hot path).
+    return os.urandom(16).hex()
 
 
 def bind_request_id(request_id: str | None) -> str:

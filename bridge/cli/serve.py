@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from config.logging import configure_logging
@@ -19,8 +21,13 @@ def web(host: str | None, port: int | None) -> None:
 
     settings = get_settings()
     configure_logging(settings)
+    app = create_app(settings)
+    # Everything imported so far lives as long as the process: keep it out of the cyclic
+    # collector's full passes, which otherwise walk it all and stall requests for many ms.
+    gc.collect()
+    gc.freeze()
     aioweb.run_app(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         access_log=None,

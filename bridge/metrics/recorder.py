@@ -58,24 +58,43 @@ def parse_field(field: str | bytes) -> tuple[str, dict[str, str]]:
     return str(series), {str(k): str(v) for k, v in pairs}
 
 
+_HistogramFields = tuple[Field, Field, tuple[tuple[float, Field], ...]]
+_MAX_KNOWN = 16_384
+
+
 class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[Field, float] = defaultdict(float)
         self._gauges: dict[Field, float] = {}
+        # (metric, label items as passed) -> encoded field(s): label sets repeat (route x
+        # status), so each is checked and encoded once, not on every request.
+        self._known: dict[tuple[object, ...], Field] = {}
+        self._known_histograms: dict[tuple[object, ...], _HistogramFields] = {}
 
     def inc(self, metric: Metric, amount: float = 1.0, **labels: str) -> None:
         if amount <= 0 or math.isnan(amount):
             return
-        field = field_for(metric.name + "_total", _clean(metric, labels))
+        key = (metric.name, *labels.items())
+        field = self._known.get(key)
+        if field is None:
+            field = field_for(metric.name + "_total", _clean(metric, labels))
+            if len(self._known) < _MAX_KNOWN:
+                self._known[key] = field
         with self._lock:
             self._counters[field] += amount
 
     def observe(self, metric: Metric, value: float, **labels: str) -> None:
-        clean = _clean(metric, labels)
-        count, total, buckets = _histogram_fields(
-            metric.name, tuple(metric.buckets), tuple(sorted(clean.items()))
-        )
+        key = (metric.name, *labels.items())
+        fields = self._known_histograms.get(key)
+        if fields is None:
+            clean = _clean(metric, labels)
+            fields = _histogram_fields(
+                metric.name, tuple(metric.buckets), tuple(sorted(clean.items()))
+            )
+            if len(self._known_histograms) < _MAX_KNOWN:
+                self._known_histograms[key] = fields
+        count, total, buckets = fields
         with self._lock:
             self._counters[count] += 1
             self._counters[total] += value

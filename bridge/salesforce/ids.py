@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from bridge.salesforce.errors import InvalidId
 
@@ -27,6 +28,7 @@ _ID15 = re.compile(r"[A-Za-z0-9]{15}")
 _ID18 = re.compile(r"[A-Za-z0-9]{15}[A-Z0-5]{3}")
 
 
+@lru_cache(maxsize=65_536)
 def checksum(id15: str) -> str:
     """The three-character suffix for a 15-character id."""
     if not _ID15.fullmatch(id15):

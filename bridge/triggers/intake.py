@@ -15,7 +15,6 @@ callout falls as load rises.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -26,29 +25,33 @@ import redis.asyncio as aioredis
 from bridge.coalesce import Coalescer
 from bridge.credits.lease import lease_key
 from bridge.gcra import GCRA_LUA, PERIOD_MS
+from config.logging import new_request_id
 
 STREAM = "bridge:triggers:stream"
 SEEN_PREFIX = "bridge:triggers:seen:"
 # Senders retry for up to a day (Outbound Messages: 24 h); keep dedupe keys a little longer.
 SEEN_TTL_SECONDS = 2 * 24 * 3600
-_SEP = "\x1f"  # between packed stream fields: never in ids, events or validated request ids
+# The whole batch travels as ONE argument and the answer as ONE string: with redis-py, encoding
+# every argument and parsing every nested reply element cost more than the script itself.
+_FIELD, _RECORD = "\x1f", "\x1e"  # never in ids, events, job ids or validated request ids
 
-# KEYS: stream, then per submission: rate-limit key, seen key, lease key ('' = none).
-# ARGV: seen ttl, period ms, then per submission: limit (0 = none), cost, job id, and the
-# stream fields packed into one string (fewer arguments: encoding them is the client's cost).
-# Returns per submission {status, value, rate remaining, rate reset ms, rate retry ms}:
-# 1 accepted (value: credits left in the lease, -1 if free), 2 duplicate (value: the job id
-# that was accepted first), 0 rate-limited, 3 the lease cannot pay (value: credits held).
+# KEYS: the stream (per-submission keys travel in the payload: one Redis, not a cluster).
+# ARGV: seen ttl, period ms, the batch: per submission, each value followed by \x1f: rate-limit
+# key, limit (0 = none), seen key, lease key ('' = none), cost, job id, then the stream
+# fields; each submission followed by \x1e.
+# Returns one line per submission, "status value rate_remaining rate_reset_ms rate_retry_ms":
+# status 1 accepted (value: credits left in the lease, -1 if free), 2 duplicate (value: the
+# job id accepted first), 0 rate-limited, 3 the lease cannot pay (value: credits held).
 _ACCEPT = GCRA_LUA + """
 local now = now_ms()
 local ttl, period = ARGV[1], tonumber(ARGV[2])
 local out = {}
-local k, a = 2, 3
-for n = 1, (#ARGV - 2) / 4 do
-  local limit, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local seen, lease = KEYS[k + 1], KEYS[k + 2]
+for record in string.gmatch(ARGV[3], '([^\\30]*)\\30') do
+  local f = {}
+  for part in string.gmatch(record, '([^\\31]*)\\31') do f[#f + 1] = part end
+  local limit, seen, lease, cost, job = tonumber(f[2]), f[3], f[4], tonumber(f[5]), f[6]
   local rl = {1, -1, 0, 0}
-  if limit > 0 then rl = gcra(KEYS[k], limit, now, period) end
+  if limit > 0 then rl = gcra(f[1], limit, now, period) end
   local status, value = 0, 0
   if rl[1] == 1 then
     local previous = false
@@ -67,17 +70,14 @@ for n = 1, (#ARGV - 2) / 4 do
         end
       end
       if status == 1 then
-        local fields = {}
-        for part in string.gmatch(ARGV[a + 3], '([^\\31]*)\\31') do fields[#fields + 1] = part end
-        redis.call('XADD', KEYS[1], '*', unpack(fields))
-        if seen ~= '' then redis.call('SET', seen, ARGV[a + 2], 'EX', ttl) end
+        redis.call('XADD', KEYS[1], '*', unpack(f, 7))
+        if seen ~= '' then redis.call('SET', seen, job, 'EX', ttl) end
       end
     end
   end
-  out[n] = {status, value, rl[2], rl[3], rl[4]}
-  k, a = k + 3, a + 4
+  out[#out + 1] = status .. ' ' .. value .. ' ' .. rl[2] .. ' ' .. rl[3] .. ' ' .. rl[4]
 end
-return out
+return table.concat(out, '\\n')
 """
 
 
@@ -100,7 +100,7 @@ class Submission:
     request_id: str
     org_id: str = ""
     dedupe_key: str | None = None  # e.g. the webhook-id; None: no dedupe at intake
-    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    job_id: str = field(default_factory=new_request_id)
     cost: int = 0  # credits paid from the tenant's lease; 0 = free (polling)
     rate_key: str = ""  # the caller's rate-limit key; "" = not limited here
     rate_limit: int = 0  # per minute
@@ -129,29 +129,26 @@ class Accepted:
 
 
 def _call(submissions: Sequence[Submission], stream: str) -> tuple[list[str], list[object]]:
-    keys = [stream]
-    args: list[object] = [SEEN_TTL_SECONDS, PERIOD_MS]
+    records = []
     for s in submissions:
+        limit = s.rate_limit if s.rate_key else 0
         lease = lease_key(s.tenant_id) if s.cost else ""
-        keys += [s.rate_key if s.rate_limit else "", s.seen_key(), lease]
-        packed = "".join(f"{part}{_SEP}" for part in s.fields())
-        args += [s.rate_limit if s.rate_key else 0, s.cost, s.job_id, packed]
-    return keys, args
+        values = [s.rate_key, str(limit), s.seen_key(), lease, str(s.cost), s.job_id, *s.fields()]
+        records.append(_FIELD.join(values) + _FIELD + _RECORD)
+    return [stream], [SEEN_TTL_SECONDS, PERIOD_MS, "".join(records)]
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _results(submissions: Sequence[Submission], raw: Sequence[Sequence[object]]) -> list[Accepted]:
+def _results(submissions: Sequence[Submission], raw: bytes | str) -> list[Accepted]:
+    lines = (raw.decode() if isinstance(raw, bytes) else raw).split("\n")
     out = []
-    for submission, (status, value, remaining, reset, retry) in zip(submissions, raw, strict=True):
-        kind = Status(int(status))  # type: ignore[call-overload]
-        rate = (int(remaining), int(reset), int(retry))  # type: ignore[call-overload]
+    for submission, line in zip(submissions, lines, strict=True):
+        status, value, remaining, reset, retry = line.split(" ")
+        kind = Status(int(status))
+        rate = (int(float(remaining)), int(float(reset)), int(float(retry)))
         if kind is Status.DUPLICATE:
-            out.append(Accepted(_text(value), kind, rate=rate))
+            out.append(Accepted(value, kind, rate=rate))
         else:
-            out.append(Accepted(submission.job_id, kind, int(value), rate))  # type: ignore[call-overload]
+            out.append(Accepted(submission.job_id, kind, int(float(value)), rate))
     return out
 
 
@@ -169,7 +166,9 @@ class Intake:
     def __init__(self, client: aioredis.Redis, stream: str = STREAM) -> None:
         self._stream = stream
         self._script = client.register_script(_ACCEPT)
-        self._coalescer: Coalescer[Submission, Accepted] = Coalescer(self._flush, max_batch=500)
+        self._coalescer: Coalescer[Submission, Accepted] = Coalescer(
+            self._flush, max_batch=500, max_inflight=4
+        )
 
     async def accept(self, submission: Submission) -> Accepted:
         return await self._coalescer.submit(submission)

@@ -126,7 +126,8 @@ class TriggerService:
             rate_key=rate_key, rate_limit=rate_limit,
         )  # fmt: skip
         accepted = await self.intake.accept(submission)
-        submission = replace(submission, rate_limit=0)  # counted once, whatever happens next
+        if accepted.status is Status.NEEDS_CREDITS:
+            submission = replace(submission, rate_limit=0)  # counted once already
         while accepted.status is Status.NEEDS_CREDITS:
             refill = await self.leases.refill(tenant_id, cost)
             if refill is not None:

@@ -8,6 +8,7 @@ redaction processor in `config.logging` is the second line of defence, not the f
 
 from __future__ import annotations
 
+import logging
 import time
 
 import structlog
@@ -18,6 +19,7 @@ from bridge.web.auth import PRINCIPAL
 from bridge.web.errors import Handler
 
 log = structlog.get_logger("bridge.access")
+_std = logging.getLogger("bridge.access")  # its level check is cached by the logging module
 
 
 @web.middleware
@@ -34,16 +36,17 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     finally:
         elapsed = time.perf_counter() - started
         counters.http_request(request.method, route_of(request), status, elapsed)
-        caller = request.get(PRINCIPAL)
-        log.info(
-            "request",
-            method=request.method,
-            path=request.path,
-            status=status,
-            duration_ms=round(elapsed * 1000, 2),
-            tenant_id=caller.tenant_id if caller else None,
-            key_id=caller.key_id if caller else None,
-        )
+        if _std.isEnabledFor(logging.INFO):
+            caller = request.get(PRINCIPAL)
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                tenant_id=caller.tenant_id if caller else None,
+                key_id=caller.key_id if caller else None,
+            )
 
 
 def route_of(request: web.Request) -> str:
