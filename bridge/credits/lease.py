@@ -106,6 +106,7 @@ class CreditLeases:
         self.share = share
         self.idle_ms = int(idle_seconds * 1000)
         self._refills: dict[int, asyncio.Future[Refill]] = {}
+        self._low_water: dict[int, int] = {}  # top up below this (a quarter of the last chunk)
 
     def close(self) -> None:
         self._sync.close()
@@ -124,15 +125,19 @@ class CreditLeases:
         if running is not None:
             await asyncio.wait({running})
             return None
+        return await asyncio.shield(self._start(tenant_id, cost))
+
+    def note_spent(self, tenant_id: int, held: int) -> None:
+        """After a callout paid from the lease: when it runs low, top it up in the background,
+        so callouts do not wait for SQL when it runs dry."""
+        if held < self._low_water.get(tenant_id, 0) and tenant_id not in self._refills:
+            self._start(tenant_id, 0).add_done_callback(_retrieve_failure)
+
+    def _start(self, tenant_id: int, cost: int) -> asyncio.Future[Refill]:
         task = asyncio.ensure_future(asyncio.to_thread(self._lease, tenant_id, cost))
         self._refills[tenant_id] = task
-        try:
-            return await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._refills.pop(tenant_id, None)
-            else:  # the caller was cancelled: the refill still finishes, then frees the slot
-                task.add_done_callback(lambda _: self._refills.pop(tenant_id, None))
+        task.add_done_callback(lambda _: self._refills.pop(tenant_id, None))
+        return task
 
     async def give_back(self, tenant_id: int, credits: int) -> None:
         """A callout paid by `refill` turned out a duplicate: its credits go to the lease."""
@@ -146,6 +151,8 @@ class CreditLeases:
             if balance >= cost:
                 chunk = min(balance, max(cost, min(self.max_chunk, balance // self.share)))
                 from_lease = 0
+                if chunk == 0:  # a top-up with nothing left to lease
+                    return Refill(cost == 0, balance, 0)
             else:  # the tenant's last credits: the balance and what the lease holds together
                 from_lease = int(self._drain(keys=[key]))
                 if balance + from_lease < cost:
@@ -165,6 +172,7 @@ class CreditLeases:
                 keys=[key, f"{_APPLIED_PREFIX}{lease_id}"],
                 args=[chunk + from_lease - cost, _APPLIED_TTL_SECONDS],
             )
+        self._low_water[tenant_id] = chunk // 4
         log.info("credits.lease_taken", tenant_id=tenant_id, credits=chunk)
         return Refill(True, left, int(held))
 
@@ -200,6 +208,12 @@ class CreditLeases:
             return False
         log.info("credits.lease_returned", tenant_id=tenant_id, credits=amount)
         return True
+
+
+def _retrieve_failure(task: asyncio.Future[Refill]) -> None:
+    """A background top-up that failed is simply retried by the next callout."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("credits.lease_top_up_failed", error=type(task.exception()).__name__)
 
 
 def _text(value: bytes | str) -> str:

@@ -194,6 +194,16 @@ def verify_key(db: Database, key: str) -> Verification:
         )
 
 
+# Cached entries are refreshed in the background during the last fifth of their life.
+REFRESH_AHEAD = 0.2
+
+
+def retrieve_failure(task: asyncio.Future[object]) -> None:
+    """Done callback of a background refresh: a failure is retried by the next request."""
+    if not task.cancelled():
+        task.exception()
+
+
 class KeyVerifier:
     """`verify_key` behind an in-process cache, for the request hot path.
 
@@ -210,6 +220,7 @@ class KeyVerifier:
         self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Verification]] = {}
         self._inflight: dict[str, asyncio.Future[Verification]] = {}
+        self._background: set[asyncio.Future[Verification]] = set()
 
     async def verify(self, key: str) -> Verification:
         if parse_key_id(key) is None:
@@ -218,10 +229,21 @@ class KeyVerifier:
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
+            # Refresh ahead, in the background: a busy key never waits for SQL (and never
+            # stalls every request that carries it at once), and revocation still lands
+            # within `ttl`.
+            if hit[0] - now < self.ttl * REFRESH_AHEAD and digest not in self._inflight:
+                task = asyncio.ensure_future(self._lookup(digest, key))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+                task.add_done_callback(retrieve_failure)
             return hit[1]
         pending = self._inflight.get(digest)
         if pending is not None:
             return await asyncio.shield(pending)
+        return await self._lookup(digest, key)
+
+    async def _lookup(self, digest: str, key: str) -> Verification:
         future: asyncio.Future[Verification] = asyncio.get_running_loop().create_future()
         self._inflight[digest] = future
         try:
@@ -233,7 +255,7 @@ class KeyVerifier:
         finally:
             self._inflight.pop(digest, None)
         future.set_result(result)
-        self._remember(digest, result, now)
+        self._remember(digest, result, time.monotonic())
         return result
 
     def forget(self) -> None:

@@ -8,6 +8,7 @@ be active at once while a tenant rotates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -29,7 +30,7 @@ def verify(raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) 
     reason = "no matching signature"
     for secret in secrets:
         try:
-            Webhook(secret).verify(raw_body, lowered, json_parse=False)
+            _webhook(secret).verify(raw_body, lowered, json_parse=False)
             return webhook_id
         except WebhookVerificationError as exc:
             reason = str(exc)
@@ -39,6 +40,12 @@ def verify(raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) 
             reason = "malformed signature header or body"
             break
     raise InvalidSignature(reason)
+
+
+@lru_cache(maxsize=1024)
+def _webhook(secret: str) -> Webhook:
+    # Building one decodes the secret; a tenant's few secrets sign every callout it sends.
+    return Webhook(secret)
 
 
 def sign(raw_body: bytes, secret: str, webhook_id: str, timestamp: int) -> str:

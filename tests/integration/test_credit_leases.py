@@ -130,3 +130,27 @@ async def test_a_lease_never_hides_much_of_a_small_balance(
     finally:
         leases.close()
         await client.aclose()
+
+
+async def test_a_low_lease_is_topped_up_in_the_background(
+    db: Database, tenant: dict[str, Any], redis_url: str
+) -> None:
+    tenant_id = tenant["tenant_id"]
+    credits.grant(db, tenant_id, 10_000)
+    client = aioredis.Redis.from_url(redis_url)
+    leases = CreditLeases(db, client, redis_url, max_chunk=400)
+    try:
+        assert (await leases.refill(tenant_id, 0)).held == 400
+        leases.note_spent(tenant_id, 150)  # above a quarter of the chunk: nothing to do
+        assert await leases.held(tenant_id) == 400
+        await client.hset(lease_key(tenant_id), "c", 90)
+        leases.note_spent(tenant_id, 90)  # below: a top-up starts, nobody waits for it
+        for _ in range(100):
+            if await leases.held(tenant_id) == 490:
+                break
+            await asyncio.sleep(0.02)
+        assert await leases.held(tenant_id) == 490
+        assert credits.remaining(db, tenant_id) == 10_000 - 800
+    finally:
+        leases.close()
+        await client.aclose()
