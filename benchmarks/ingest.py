@@ -2,6 +2,7 @@
 next to a bare aiohttp handler (parse JSON, answer) measured in the same run.
 
     .venv/bin/python benchmarks/ingest.py [--seconds 10] [--connections 64] [--requests 60000]
+        [--profile F | --cpu-profile F | --py-spy F] [--keep]
 
 Needs `wrk` (Debian package). Prints one JSON line per result: requests/s and p99 for both,
 the ratio, and the exactly-once check: every accepted id reached exactly one dispatched batch.
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="cProfile the web process into this file")
     parser.add_argument("--py-spy", type=Path, help="sample the web process with py-spy (raw)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, data)")
+    parser.add_argument(
+        "--cpu-profile", type=Path, help="cProfile the web process by CPU time into this file"
+    )
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -133,8 +137,9 @@ def main() -> None:
 
         profile = ["-m", "cProfile", "-o", str(opts.profile)] if opts.profile else []
         web = [sys.executable, *profile, "-m", "bridge", "web", "--port", str(web_port)]
-        if os.environ.get("XCPUPROF"):
-            web = [sys.executable, "/tmp/ib/prof_web.py", str(web_port)]
+        if opts.cpu_profile:
+            here = Path(__file__).with_name("cpu_profile_web.py")
+            web = [sys.executable, str(here), str(opts.cpu_profile), "--port", str(web_port)]
         with process(web, env, work / "web.log") as web_proc:
             wait_http(f"http://127.0.0.1:{web_port}/healthz")
             spy = None
