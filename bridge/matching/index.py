@@ -52,12 +52,11 @@ def blocking_keys(p: Profile) -> set[str]:
             sound = phonetic_key(p.first)
             if sound:
                 keys.add("ph:" + sound + "/" + p.last[0])
-        # The company with an initial of either name: a copy with both names misspelt,
-        # swapped or OCR-garbled ('Boker 5teve' at White Systems).
+        # The company with the start of either name: a copy whose surname is misspelt early
+        # on, or whose names are swapped and misspelt ('Baker Stehpen' at White Systems).
         if p.company and (p.first or p.last):
             company = p.company.replace(" ", "")[:8]
-            initials = {n[0] for n in (p.first, p.last) if n}
-            keys.update("co:" + company + "/" + i for i in initials)
+            keys.update("co:" + company + "/" + n[:2] for n in (p.first, p.last) if n)
         # The address: house number with the street's start, and with the postcode (a copy
         # whose names are both misspelt still lives there; households share these blocks).
         number, _, street = p.street.partition(" ")

@@ -61,6 +61,7 @@ class Profile:
     person: bool
     first: str = ""
     last: str = ""
+    given: str = ""  # the first name's first token (nicknames, term frequencies)
     first_forms: frozenset[str] = frozenset()
     full_name: str = ""
     company: str = ""
@@ -175,6 +176,7 @@ def build_profile(
     elif not company_raw:
         company_raw = values.get("name", "")
     profile.first, profile.last = first, last
+    profile.given = first.split()[0] if first else ""
     profile.first_forms = nz.first_name_forms(first)
     profile.full_name = f"{first} {last}".strip()
     profile.company = nz.company_key(company_raw) if company_raw else ""

@@ -126,15 +126,15 @@ def _given_names(
 ) -> np.ndarray:
     """Given-name similarities raised for nicknames ('Bob' / 'Robert': 1), a nickname with a
     typo ('Platty' / 'Patricia': 0.88, only where the surnames nearly agree: it costs an edit
-    distance per form) and initials (0.85). `mine`/`theirs`: the names read as given names
-    (crosswise too, for swapped names); `surname`: the other names' similarity; `look`: the
-    pairs worth a look (a Python loop: the rest of a block is skipped)."""
+    distance per form) and initials (0.85). `mine`/`theirs`: the first tokens of the names
+    read as given names (crosswise too, for swapped names); `surname`: the other names'
+    similarity; `look`: the pairs worth a look (a Python loop: the rest are skipped)."""
     sims = sims.copy()
     todo = np.flatnonzero((sims < 0.999) & look)  # NaN (missing) compares False
     typo_worth = ((sims < 0.88) & (surname >= 0.8))[todo].tolist()
     forms_of = nz.first_name_forms
     for i, worth in zip(todo.tolist(), typo_worth, strict=True):
-        head, other = first_token(mine[i]), first_token(theirs[i])
+        head, other = mine[i], theirs[i]
         forms = forms_of(head)
         if other in forms or head in forms_of(other):
             sims[i] = 1.0
@@ -282,14 +282,17 @@ def compare(
         last = _one_edit(l1, l2, _pairs(l1, l2, jw), np.minimum(ll1, ll2) < 4)
         first = _one_edit(f1, f2, _pairs(f1, f2, jw), np.minimum(lf1, lf2) < 4)
         # Nicknames matter where something else agrees: the surname, an email, a phone...
-        first = _given_names(f1, f2, first, last, (last >= 0.7) | support)
+        g1, g2 = [c.given for c in cands], [r.given for r in records]
+        first = _given_names(g1, g2, first, last, (last >= 0.7) | support)
         # Swapped first/last names ("Smith John"): compare crosswise, keep the better reading.
         # A reading is judged mostly by its best agreement, so a swap with one name also
         # misspelt or replaced ('Ayres Melanie' / 'Melanie Beaty') is still read crosswise.
         # Crosswise, the candidate's given name is in the record's last-name field.
         cross_last = _one_edit(l1, f2, _pairs(l1, f2, jw), np.minimum(ll1, lf2) < 4)
         cross_first = _one_edit(f1, l2, _pairs(f1, l2, jw), np.minimum(lf1, ll2) < 4)
-        cross_first = _given_names(f1, l2, cross_first, cross_last, cross_last >= 0.7)
+        heads = {v: first_token(v) for v in set(l2)}
+        h2 = list(map(heads.__getitem__, l2))
+        cross_first = _given_names(g1, h2, cross_first, cross_last, cross_last >= 0.7)
         direct = _mean2(first, last)
         cross = _mean2(cross_first, cross_last)
         swapped = _reading(cross_first, cross_last) > _reading(first, last) + 0.05
@@ -302,9 +305,9 @@ def compare(
         name = np.where(np.isnan(first) & ~np.isnan(last), last * 0.9, name)
         if freq is not None:
             # The record's given name and surname, wherever the reading found them.
-            pairs = list(zip(records, comp.swapped.tolist(), strict=True))
-            given = [first_token(r.last if x else r.first) for r, x in pairs]
-            family = [r.first if x else r.last for r, x in pairs]
+            given, family = list(g2), list(l2)
+            for i in np.flatnonzero(comp.swapped).tolist():
+                given[i], family[i] = h2[i], f2[i]
             comp.tf["first_name"] = freq.first.adjustment(given, -2, 4)
             comp.tf["last_name"] = freq.last.adjustment(family, -3, 4)
             # Identifiers are near-unique: only a value many records share (a placeholder)
