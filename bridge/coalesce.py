@@ -38,29 +38,38 @@ class Coalescer(Generic[T, R]):
         self._queue.append((item, future))
         if not self._collecting and len(self._flushers) < self.max_inflight:
             self._collecting = True
-            task = asyncio.create_task(self._run())
-            self._flushers.add(task)
-            task.add_done_callback(self._flushers.discard)
+            self._flushers.add(asyncio.create_task(self._run()))
         return await future
 
     async def _run(self) -> None:
-        await asyncio.sleep(0)  # let every handler runnable in this loop turn join the batch
-        self._collecting = False
-        while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            try:
-                results = await self._flush_fn([item for item, _ in batch])
-            except BaseException as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+        collected = False
+        try:
+            await asyncio.sleep(0)  # let every handler runnable in this loop turn join the batch
+            self._collecting, collected = False, True
+            while self._queue:
+                await self._flush_next()
+        finally:
+            if not collected:  # cancelled while collecting: let the next submit start one
+                self._collecting = False
+            # Synchronously, not in a done callback: a submit in the same loop turn must see
+            # that this flusher takes nothing more.
+            self._flushers.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _flush_next(self) -> None:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        try:
+            results = await self._flush_fn([item for item, _ in batch])
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
