@@ -111,7 +111,7 @@ def match_many(
     freq: TermFrequency | None = None,
 ) -> list[list[Match]]:
     """Each candidate against its block; all pairs compared in one vectorised pass. A record
-    with the candidate's own id is skipped (a record never matches itself). `freq`: the name
+    with the candidate's own id is skipped (a record never matches itself). `freq`: the value
     frequencies of the index the blocks come from (term-frequency adjustments)."""
     cands: list[Profile] = []
     recs: list[Profile] = []

@@ -16,6 +16,9 @@ import numpy as np
 
 from bridge.matching.scoring import Comparison
 
+# log2 prior odds that two records compared after blocking are one entity. The person prior
+# was set on the development data (CRM seed 7, FEBRL-like seed 13, public FEBRL1-2): -10
+# rejected copies whose names alone were typo'd; -7 started to admit namesakes.
 PERSON_PRIOR = -8.0
 COMPANY_PRIOR = -8.0
 
@@ -31,6 +34,8 @@ FIRST_NAME: Bands = [(0.99, 4.0), (0.92, 3.5), (0.88, 2.5), (0.85, 1.0), (0.70, 
 FIRST_NAME_DIFFERS = -7.0
 # Reading names crosswise as well doubles the chances that unrelated names agree.
 SWAPPED = -1.0
+# People keep a work and a personal address: a work address that differs from a free-mail
+# one says little; two different addresses of the same kind say more.
 EMAIL_DIFFERS = -1.5
 EMAIL_KINDS_DIFFER = -0.5
 # Identifiers: unrelated people almost never share a national id, and share a date of birth
@@ -43,7 +48,10 @@ NATIONAL_ID_DIFFERS = -4.0
 # An address line beyond the street (a building, estate): absent from most records, and
 # often garbled or dropped in copies, so disagreement says nothing.
 ADDRESS_2: Bands = [(0.9, 1.0)]
+# Where someone lives and their phone are one household's evidence (see person_weights).
 PLACE_CAP = 6.0
+# ... and with a clearly different given name, a shared household is what a family member
+# looks like: it barely says "the same person".
 HOUSEHOLD_OTHER_NAME = 4.0
 
 
@@ -71,8 +79,6 @@ def person_weights(comp: Comparison) -> np.ndarray:
     w += _tf(s["first_name"], tf.get("first_name"))
     if comp.swapped is not None:
         w += np.where(comp.swapped, SWAPPED, 0.0)
-    # People keep a work and a personal address: a work address that differs from a
-    # free-mail one says little; two different addresses of the same kind say more.
     email_differs = np.where(comp.mixed_email, EMAIL_KINDS_DIFFER, EMAIL_DIFFERS)
     w += _bands(s["email"], [(1.0, 11.0), (0.9, 2.0)], 0.0)
     w += np.where(s["email"] < 0.9, email_differs, 0.0)
@@ -95,8 +101,6 @@ def person_weights(comp: Comparison) -> np.ndarray:
     phone = _bands(s["phone"], [(1.0, 8.0)], -1.0)
     high, low = np.maximum(phone, place), np.minimum(phone, place)
     household = np.where(low > 0, high + 0.25 * low, phone + place)
-    # With a clearly different given name, a shared household is what a family member
-    # looks like: it barely says "the same person".
     other_person = s["first_name"] < FIRST_NAME[-1][0] - 1e-9  # NaN compares False
     w += np.where(other_person, np.minimum(household, HOUSEHOLD_OTHER_NAME), household)
     return w

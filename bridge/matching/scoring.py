@@ -213,7 +213,7 @@ def compare(
     freq: TermFrequency | None = None,
 ) -> Comparison:
     """Compare one candidate with each record, or aligned candidates with records. `freq`:
-    name frequencies of the records' index (term-frequency adjustments of name agreement)."""
+    value frequencies of the records' index (term-frequency adjustments of agreements)."""
     cands = [cand] * len(records) if isinstance(cand, Profile) else list(cand)
     comp = Comparison(cands, records)
     n = len(records)
