@@ -49,7 +49,7 @@ async def _accept(request: web.Request, tenant_id: int, **submission: object) ->
         )  # fmt: skip
     except RateLimited as exc:
         raise refusal(RateDecision.from_reply(limit, 0, *exc.accepted.rate)) from None
-    remaining, reset_ms, retry_ms = acceptance.accepted.rate
+    remaining, reset_ms, retry_ms = acceptance.rate
     if limit > 0 and remaining >= 0:
         request[DECISION] = RateDecision.from_reply(limit, 1, remaining, reset_ms, retry_ms)
     request[CREDITS_REMAINING] = acceptance.credits_remaining

@@ -47,6 +47,7 @@ class Acceptance:
     ids: int
     credits_consumed: int
     credits_remaining: int
+    rate: tuple[int, int, int] = (-1, 0, 0)  # the rate limit as the first attempt counted it
 
 
 class TriggerConfigCache:
@@ -145,14 +146,15 @@ class TriggerService:
             rate_key=rate_key, rate_limit=rate_limit,
         )  # fmt: skip
         accepted = await self.intake.accept(submission)
+        rate = accepted.rate
         if accepted.status is Status.NEEDS_CREDITS:
             submission = replace(submission, rate_limit=0)  # counted once already
         while accepted.status is Status.NEEDS_CREDITS:
             refill = await self.leases.refill(tenant_id, cost)
             if refill is not None:
-                return await self._accept_paid(submission, refill)
+                return replace(await self._accept_paid(submission, refill), rate=rate)
             accepted = await self.intake.accept(submission)  # another callout just refilled
-        return await self._answer(submission, accepted)
+        return replace(await self._answer(submission, accepted), rate=rate)
 
     async def _answer(self, submission: Submission, accepted: Accepted) -> Acceptance:
         tenant_id, ids = submission.tenant_id, len(submission.ids)

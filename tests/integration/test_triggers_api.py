@@ -219,3 +219,31 @@ async def test_polling_status_empty(client, tenant) -> None:
     data = await resp.json()
     assert resp.status == 200
     assert data["objects"] == [] and data["last_poll_time"] is None
+
+
+async def test_rate_limit_applies_in_the_intake_script_across_processes(
+    aiohttp_client: Any, settings: Settings, tenant: dict[str, Any]
+) -> None:
+    """The triggers limit is enforced by the accept script itself: shared by two apps, the
+    429 has the documented body and Retry-After, refused callouts are neither queued nor
+    charged, and accepted ones carry the X-RateLimit headers."""
+    limited = settings.model_copy(update={"rate_limit_triggers_per_min": 4})
+    one = await aiohttp_client(create_app(limited))
+    two = await aiohttp_client(create_app(limited))
+    statuses = []
+    for n in range(6):
+        resp = await (one if n % 2 else two).post(
+            "/v1/triggers/salesforce", json=body([LEADS[n]]), headers=auth(tenant)
+        )
+        statuses.append(resp.status)
+        if resp.status == 200:
+            assert resp.headers["X-RateLimit-Limit"] == "4"
+            assert int(resp.headers["X-RateLimit-Remaining"]) == 3 - n
+        else:
+            data = await resp.json()
+            assert data["error"] == "Rate limit exceeded" and 1 <= data["retry_after"] <= 15
+            assert resp.headers["Retry-After"] == str(data["retry_after"])
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert stream_ids(settings) == LEADS[:4]
+    remaining = await one.get("/v1/credits/remaining", headers=auth(tenant))
+    assert (await remaining.json())["remaining_credits"] == 1000 - 8
