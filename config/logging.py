@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -39,6 +40,17 @@ _PHONE = re.compile(r"(?<![\w.-])\+?\d[\d ().-]{7,}\d(?![\w.])")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_TOKEN = re.compile(r"\b(whsec_|brk_)[A-Za-z0-9_+/=-]+")
+# One scan that finds anything the four patterns above could match: most values (names of
+# companies, titles, ids, numbers) have none, and then no substitution is tried at all.
+_SUSPECT = re.compile(r"(?i)bearer|basic|whsec_|brk_|@|\d[\d ().-]{7,}\d")
+
+
+@lru_cache(maxsize=4096)
+def _key_kind(lowered: str) -> str:
+    """'secret', 'personal' or '' for a (lower-cased) key; keys repeat, so decided once."""
+    if _SECRET_KEY.search(lowered) and lowered != "token_type":
+        return "secret"
+    return "personal" if _PERSONAL_KEY.search(lowered) else ""
 
 
 class Redactor:
@@ -51,10 +63,8 @@ class Redactor:
         return self.scrub(event_dict)
 
     def scrub(self, value: Any, key: str = "") -> Any:
-        lowered = key.lower()
-        if lowered and _SECRET_KEY.search(lowered) and lowered not in {"token_type"}:
-            return REDACTED if value not in (None, "") else value
-        if not self.allow_personal_data and lowered and _PERSONAL_KEY.search(lowered):
+        kind = _key_kind(key.lower()) if key else ""
+        if kind == "secret" or (kind == "personal" and not self.allow_personal_data):
             return REDACTED if value not in (None, "") else value
         if isinstance(value, Mapping):
             return {k: self.scrub(v, str(k)) for k, v in value.items()}
@@ -65,6 +75,8 @@ class Redactor:
         return value
 
     def scrub_text(self, text: str) -> str:
+        if not _SUSPECT.search(text):
+            return text
         text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
         text = _SECRET_TOKEN.sub(REDACTED, text)
         if not self.allow_personal_data:
