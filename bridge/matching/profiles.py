@@ -119,7 +119,10 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         if key == "attributes" or value is None:
             continue
         name = f"{prefix}{key}".lower()
-        if isinstance(value, Mapping):
+        if type(value) is str:  # the common case (CSV rows): no ABC instance checks
+            if text := value.strip():
+                flat[name] = text
+        elif isinstance(value, Mapping):
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, (list, tuple)):
             continue

@@ -245,10 +245,13 @@ def compare(
         squeezed = _pairs(_squeezed(mine), _squeezed(theirs), Indel.normalized_similarity)
         street = np.fmax(street, squeezed)
     comp.sims["street"] = street
-    comp.sims["address_2"] = _pairs(
-        _squeezed([c.address_2 for c in cands]), _squeezed([r.address_2 for r in records]),
-        Indel.normalized_similarity,
-    )
+    mine, theirs = [c.address_2 for c in cands], [r.address_2 for r in records]
+    if _missing(mine, theirs).all():  # most files have no second address line
+        comp.sims["address_2"] = np.full(n, NAN)
+    else:
+        comp.sims["address_2"] = _pairs(
+            _squeezed(mine), _squeezed(theirs), Indel.normalized_similarity
+        )
     comp.sims["state"] = _eq([c.state for c in cands], [r.state for r in records])
     comp.sims["birthdate"] = _graded(
         [c.birthdate for c in cands], [r.birthdate for r in records], _date
