@@ -110,6 +110,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--log", type=Path, help="keep the web process's log here")
+    parser.add_argument(
+        "--cpu-profile", type=Path, help="cProfile the web process by CPU time into this file"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -123,6 +126,9 @@ def main() -> None:
             bridge("credits", "grant", "--tenant", "bench", "100000000", env=env)
             port = free_port()
             web = [sys.executable, "-m", "bridge", "web", "--port", str(port)]
+            if args.cpu_profile:
+                here = Path(__file__).with_name("cpu_profile_web.py")
+                web = [sys.executable, str(here), str(args.cpu_profile), "--port", str(port)]
             with process(web, env, work / "web.log"):
                 base = f"http://127.0.0.1:{port}"
                 wait_http(f"{base}/healthz")

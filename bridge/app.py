@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
 import structlog
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[SETTINGS] = settings
     install_registry(app)
+    app.cleanup_ctx.append(_threads)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_salesforce)
@@ -79,6 +81,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_response_prepare.append(add_credits_header)
     setup_routes(app)
     return app
+
+
+async def _threads(app: web.Application) -> AsyncIterator[None]:
+    # asyncio.to_thread's default pool is min(32, CPUs + 4) threads: 6 on a 2-core host, so a
+    # burst of forms queued behind each other's SQL commits and Redis round trips.
+    pool = ThreadPoolExecutor(app[SETTINGS].web_threads, thread_name_prefix="web")
+    asyncio.get_running_loop().set_default_executor(pool)
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:

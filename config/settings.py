@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     # --- HTTP ----------------------------------------------------------------------------
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (413 above).")
+    web_threads: int = Field(
+        32, ge=1, le=512, description="Worker threads of a web process for blocking work (SQL, "
+        "enrichment, sync Redis): most of it waits on I/O, so more than the CPU count."
+    )
     rate_limit_sync_per_min: int = Field(50, description="Sync API requests per key per minute.")
     rate_limit_batch_per_min: int = Field(1, description="Batch agent requests per key per minute.")
     rate_limit_credits_per_min: int = Field(
