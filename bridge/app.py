@@ -85,11 +85,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 async def _threads(app: web.Application) -> AsyncIterator[None]:
     # asyncio.to_thread's default pool is min(32, CPUs + 4) threads: 6 on a 2-core host, so a
-    # burst of forms queued behind each other's SQL commits and Redis round trips.
+    # burst of forms queued behind each other's SQL commits and Redis round trips. The loop
+    # shuts its default pool down when it closes (run_app, asyncio.run); not done here, since
+    # another app on the same loop (tests) may still need it for its own cleanup.
     pool = ThreadPoolExecutor(app[SETTINGS].web_threads, thread_name_prefix="web")
     asyncio.get_running_loop().set_default_executor(pool)
     yield
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
