@@ -4,6 +4,7 @@ and a return interrupted by a crash is finished exactly once. Real Redis and SQL
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,32 @@ def tenant(db: Database) -> dict[str, Any]:
             "auth": {"Authorization": f"Bearer {created.key}"}}  # fmt: skip
 
 
+MakeLeases = Callable[..., CreditLeases]
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    connection = aioredis.Redis.from_url(redis_url)
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture
+def make_leases(
+    db: Database, client: aioredis.Redis, redis_url: str
+) -> Iterator[MakeLeases]:
+    """Makes CreditLeases (one per simulated web process) and closes them after the test."""
+    made: list[CreditLeases] = []
+
+    def make(**options: Any) -> CreditLeases:
+        made.append(CreditLeases(db, client, redis_url, **options))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
 async def test_two_web_processes_never_overspend(
     aiohttp_client: Any, settings: Settings, db: Database, tenant: dict[str, Any]
 ) -> None:
@@ -60,97 +87,73 @@ async def test_two_web_processes_never_overspend(
 
 
 async def test_idle_lease_returns_to_the_balance_and_usage_nets_out(
-    settings: Settings, db: Database, tenant: dict[str, Any], redis_url: str
+    db: Database, tenant: dict[str, Any], client: aioredis.Redis, make_leases: MakeLeases
 ) -> None:
     tenant_id = tenant["tenant_id"]
     credits.grant(db, tenant_id, 10_000)
-    client = aioredis.Redis.from_url(redis_url)
-    leases = CreditLeases(db, client, redis_url, max_chunk=300, idle_seconds=0.2)
-    try:
-        refill = await leases.refill(tenant_id, 2)  # a 300-credit chunk pays this callout's 2
-        assert refill.ok and refill.held == 298 and refill.balance == 9_700
-        await client.hincrby(lease_key(tenant_id), "c", -40)  # what the intake script spends
-        assert await leases.maintain() == 0  # not idle yet
-        await asyncio.sleep(0.3)
-        assert await leases.maintain() == 258
-        assert await leases.held(tenant_id) == 0
-        assert credits.remaining(db, tenant_id) == 9_958
-        now = datetime.now(UTC)
-        used = credits.usage(db, tenant_id, now - timedelta(minutes=1), now + timedelta(seconds=1))
-        assert used == 42
-    finally:
-        leases.close()
-        await client.aclose()
-
+    leases = make_leases(max_chunk=300, idle_seconds=0.2)
+    refill = await leases.refill(tenant_id, 2)  # a 300-credit chunk pays this callout's 2
+    assert refill.ok and refill.held == 298 and refill.balance == 9_700
+    await client.hincrby(lease_key(tenant_id), "c", -40)  # what the intake script spends
+    assert await leases.maintain() == 0  # not idle yet
+    await asyncio.sleep(0.3)
+    assert await leases.maintain() == 258
+    assert await leases.held(tenant_id) == 0
+    assert credits.remaining(db, tenant_id) == 9_958
+    now = datetime.now(UTC)
+    used = credits.usage(db, tenant_id, now - timedelta(minutes=1), now + timedelta(seconds=1))
+    assert used == 42
 
 async def test_a_return_interrupted_by_a_crash_is_finished_once(
-    db: Database, tenant: dict[str, Any], redis_url: str
+    db: Database, tenant: dict[str, Any], client: aioredis.Redis, make_leases: MakeLeases
 ) -> None:
     tenant_id = tenant["tenant_id"]
     credits.grant(db, tenant_id, 1_000)
-    client = aioredis.Redis.from_url(redis_url)
-    first = CreditLeases(db, client, redis_url, max_chunk=50, idle_seconds=0.05)
-    second = CreditLeases(db, client, redis_url, max_chunk=50, idle_seconds=0.05)
-    try:
-        assert (await first.refill(tenant_id, 0)).held == 50
-        await asyncio.sleep(0.1)
-        # The crash: the lease moved to its returning key, the SQL refund never ran.
-        returning = "bridge:credits:returning:crashed"
-        await client.hset(lease_key(tenant_id), "c", 0)
-        await client.set(returning, f"{tenant_id}:50")
-        finished = await asyncio.gather(first.maintain(), second.maintain())
-        assert sorted(finished) == [0, 50]  # one of them refunds, the other finds it done
-        assert await first.maintain() == 0
-        assert credits.remaining(db, tenant_id) == 1_000
-        assert await client.exists(returning) == 0
-    finally:
-        first.close()
-        second.close()
-        await client.aclose()
-
+    first = make_leases(max_chunk=50, idle_seconds=0.05)
+    second = make_leases(max_chunk=50, idle_seconds=0.05)
+    assert (await first.refill(tenant_id, 0)).held == 50
+    await asyncio.sleep(0.1)
+    # The crash: the lease moved to its returning key, the SQL refund never ran.
+    returning = "bridge:credits:returning:crashed"
+    await client.hset(lease_key(tenant_id), "c", 0)
+    await client.set(returning, f"{tenant_id}:50")
+    finished = await asyncio.gather(first.maintain(), second.maintain())
+    assert sorted(finished) == [0, 50]  # one of them refunds, the other finds it done
+    assert await first.maintain() == 0
+    assert credits.remaining(db, tenant_id) == 1_000
+    assert await client.exists(returning) == 0
 
 async def test_a_lease_never_hides_much_of_a_small_balance(
-    db: Database, tenant: dict[str, Any], redis_url: str
+    db: Database, tenant: dict[str, Any], client: aioredis.Redis, make_leases: MakeLeases
 ) -> None:
     tenant_id = tenant["tenant_id"]
     credits.grant(db, tenant_id, 400)
-    client = aioredis.Redis.from_url(redis_url)
-    leases = CreditLeases(db, client, redis_url, max_chunk=2_000)
-    try:
-        refill = await leases.refill(tenant_id, 2)
-        assert refill.held == 18 and refill.balance == 380  # a chunk of 1/20 of the balance
-        big = await leases.refill(tenant_id, 200)  # a 100-Lead callout still gets paid
-        assert big.held == 18 and big.balance == 180
-        # The last credits: balance and lease together pay, and no more than that.
-        assert not (await leases.refill(tenant_id, 199)).ok
-        assert await leases.held(tenant_id) == 18  # put back untouched
-        last = await leases.refill(tenant_id, 198)
-        assert last.ok and last.balance == 0 and last.held == 0
-        assert credits.balance(db, tenant_id).remaining == 0
-    finally:
-        leases.close()
-        await client.aclose()
-
+    leases = make_leases(max_chunk=2_000)
+    refill = await leases.refill(tenant_id, 2)
+    assert refill.held == 18 and refill.balance == 380  # a chunk of 1/20 of the balance
+    big = await leases.refill(tenant_id, 200)  # a 100-Lead callout still gets paid
+    assert big.held == 18 and big.balance == 180
+    # The last credits: balance and lease together pay, and no more than that.
+    assert not (await leases.refill(tenant_id, 199)).ok
+    assert await leases.held(tenant_id) == 18  # put back untouched
+    last = await leases.refill(tenant_id, 198)
+    assert last.ok and last.balance == 0 and last.held == 0
+    assert credits.balance(db, tenant_id).remaining == 0
 
 async def test_a_low_lease_is_topped_up_in_the_background(
-    db: Database, tenant: dict[str, Any], redis_url: str
+    db: Database, tenant: dict[str, Any], client: aioredis.Redis, make_leases: MakeLeases
 ) -> None:
     tenant_id = tenant["tenant_id"]
     credits.grant(db, tenant_id, 10_000)
-    client = aioredis.Redis.from_url(redis_url)
-    leases = CreditLeases(db, client, redis_url, max_chunk=400)
-    try:
-        assert (await leases.refill(tenant_id, 0)).held == 400
-        leases.note_spent(tenant_id, 150)  # above a quarter of the chunk: nothing to do
-        assert await leases.held(tenant_id) == 400
-        await client.hset(lease_key(tenant_id), "c", 90)
-        leases.note_spent(tenant_id, 90)  # below: a top-up starts, nobody waits for it
-        for _ in range(100):
-            if await leases.held(tenant_id) == 490:
-                break
-            await asyncio.sleep(0.02)
-        assert await leases.held(tenant_id) == 490
-        assert credits.remaining(db, tenant_id) == 10_000 - 800
-    finally:
-        leases.close()
-        await client.aclose()
+    leases = make_leases(max_chunk=400)
+    assert (await leases.refill(tenant_id, 0)).held == 400
+    leases.note_spent(tenant_id, 150)  # above a quarter of the chunk: nothing to do
+    assert await leases.held(tenant_id) == 400
+    await client.hset(lease_key(tenant_id), "c", 90)
+    leases.note_spent(tenant_id, 90)  # below: a top-up starts, nobody waits for it
+    for _ in range(100):
+        if await leases.held(tenant_id) == 490:
+            break
+        await asyncio.sleep(0.02)
+    assert await leases.held(tenant_id) == 490
+    assert credits.remaining(db, tenant_id) == 10_000 - 800
