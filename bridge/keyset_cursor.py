@@ -1,10 +1,11 @@
-"""The export cursor: an opaque, signed keyset position bound to the filters it came from.
+"""Page cursors for keyset paging (route-log exports, the form audit): an opaque, signed
+position bound to the filters it came from.
 
 A cursor names the last row a page returned, as (timestamp, id): the next page starts strictly
-after it, so rows written meanwhile neither shift nor repeat pages the way OFFSET would. It is
-signed (itsdangerous, HMAC-SHA1 over the payload with the bridge's secret key) so a caller cannot
-forge a position, and it carries a fingerprint of the tenant and filters so it cannot be replayed
-with other filters or by another tenant.
+past it (after or before it, by the listing's order), so rows written meanwhile neither shift
+nor repeat pages the way OFFSET would. It is signed (itsdangerous, HMAC-SHA1 with the bridge's
+secret key) so a caller cannot forge a position, and it carries a fingerprint of the tenant and
+filters so it cannot be replayed with other filters or by another tenant.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-SALT = "bridge.route-log-export.v1"
-
 
 class InvalidCursor(ValueError):
     pass
@@ -24,7 +23,7 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
-    """A row's place in export order."""
+    """A row's place in listing order."""
 
     timestamp: datetime
     id: int
@@ -35,8 +34,12 @@ def fingerprint(*parts: object) -> str:
 
 
 class CursorSigner:
-    def __init__(self, secret: bytes) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=SALT)
+    """`salt` keeps one listing's cursors from being accepted by another; `filter_names` is
+    what the error says a cursor is bound to."""
+
+    def __init__(self, secret: bytes, *, salt: str, filter_names: str) -> None:
+        self._serializer = URLSafeSerializer(secret, salt=salt)
+        self._filter_names = filter_names
 
     def dump(self, position: Position, filters: str) -> str:
         return str(self._serializer.dumps([position.timestamp.isoformat(), position.id, filters]))
@@ -50,7 +53,7 @@ class CursorSigner:
         except (TypeError, ValueError):
             raise InvalidCursor("cursor is malformed") from None
         if bound_to != filters:
-            raise InvalidCursor("cursor belongs to other filters (from, to, pool, object, action)")
+            raise InvalidCursor(f"cursor belongs to other filters ({self._filter_names})")
         if position.timestamp.tzinfo is None:
             raise InvalidCursor("cursor is malformed")
         return position

@@ -26,6 +26,7 @@ from bridge.forms.models import (
 )
 from bridge.forms.service import FormService, Spam, price
 from bridge.forms.spam import BurstLimit
+from bridge.keyset_cursor import CursorSigner, InvalidCursor
 from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
@@ -38,14 +39,16 @@ from bridge.web.secret_key import secret_key
 from bridge.web.validation import parse_body, parse_query
 
 FORMS = web.AppKey("forms", FormService)
-AUDIT_CURSORS = web.AppKey("forms_audit_cursors", audit.AuditCursors)
+AUDIT_CURSORS = web.AppKey("forms_audit_cursors", CursorSigner)
 PATH = "/v1/forms/submit"
 
 
 class _FormEndpoints(EndpointTable):
     def install(self, app: web.Application) -> None:
         super().install(app)
-        app[AUDIT_CURSORS] = audit.AuditCursors(secret_key(app[SETTINGS]))
+        app[AUDIT_CURSORS] = CursorSigner(
+            secret_key(app[SETTINGS]), salt=audit.CURSOR_SALT, filter_names=audit.CURSOR_FILTERS
+        )
         app.cleanup_ctx.append(_service)
         enable_cors(app, PATH, "POST, OPTIONS", scope="forms")
 
@@ -163,7 +166,7 @@ async def form_audit(request: web.Request) -> web.Response:
     if q.cursor:
         try:
             before = cursors.load(q.cursor, where.fingerprint)
-        except audit.InvalidCursor as exc:
+        except InvalidCursor as exc:
             raise RequestValidationError(
                 [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
             ) from None

@@ -11,20 +11,20 @@ shift nor repeat pages. Cursors are signed and bound to the tenant and filters t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, select, tuple_
 
 from bridge.coalesce import Coalescer
 from bridge.db import Database
 from bridge.forms.tables import FormSubmission
+from bridge.keyset_cursor import Position, fingerprint
 from config.logging import Redactor
 
 CURSOR_SALT = "bridge.forms-audit.v1"
+CURSOR_FILTERS = "from, to, form_source, status"
 
 
 class AuditWriter:
@@ -56,17 +56,6 @@ class AuditWriter:
             session.add_all(rows)
 
 
-class InvalidCursor(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """A row's place in audit order."""
-
-    timestamp: datetime
-    id: int
-
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
@@ -78,9 +67,8 @@ class AuditFilter:
 
     @property
     def fingerprint(self) -> str:
-        parts = ("forms-audit", self.tenant_id, self.start and self.start.isoformat(),
-                 self.end and self.end.isoformat(), self.form_source, self.status)  # fmt: skip
-        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+        start, end = (t and t.isoformat() for t in (self.start, self.end))
+        return fingerprint("forms-audit", self.tenant_id, start, end, self.form_source, self.status)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where = [FormSubmission.tenant_id == self.tenant_id]
@@ -99,28 +87,6 @@ class AuditFilter:
 class AuditPage:
     entries: list[dict[str, Any]]
     last: Position | None  # the page's last row when older rows follow, else None
-
-
-class AuditCursors:
-    """Signs and reads page cursors (itsdangerous, the bridge's secret key)."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=CURSOR_SALT)
-
-    def dump(self, position: Position, filters: str) -> str:
-        return str(self._serializer.dumps([position.timestamp.isoformat(), position.id, filters]))
-
-    def load(self, cursor: str, filters: str) -> Position:
-        try:
-            stamp, row_id, bound_to = self._serializer.loads(cursor)
-            position = Position(datetime.fromisoformat(stamp), int(row_id))
-        except BadSignature:
-            raise InvalidCursor("cursor is not one this service issued") from None
-        except (TypeError, ValueError):
-            raise InvalidCursor("cursor is malformed") from None
-        if bound_to != filters:
-            raise InvalidCursor("cursor belongs to other filters (from, to, form_source, status)")
-        return position
 
 
 def query(

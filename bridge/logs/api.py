@@ -7,8 +7,8 @@ from datetime import date
 
 from aiohttp import web
 
+from bridge.keyset_cursor import CursorSigner, InvalidCursor, Position
 from bridge.logs import export, formats, retention, stats
-from bridge.logs.cursor import CursorSigner, InvalidCursor, Position
 from bridge.logs.models import (
     ExportQuery,
     LogStatsResponse,
@@ -31,7 +31,10 @@ routes = EndpointTable(tags=("Logs",))
 
 
 def setup(app: web.Application) -> None:
-    app[CURSOR_SIGNER] = CursorSigner(secret_key(app[SETTINGS]))
+    app[CURSOR_SIGNER] = CursorSigner(
+        secret_key(app[SETTINGS]), salt="bridge.route-log-export.v1",
+        filter_names="from, to, pool, object, action",
+    )  # fmt: skip
     routes.install(app)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, func, select, tuple_
 
 from bridge.db import Database
-from bridge.logs.cursor import Position, fingerprint
+from bridge.keyset_cursor import Position, fingerprint
 from bridge.logs.tables import RouteLog
 
 CHUNK_ROWS = 1_000
