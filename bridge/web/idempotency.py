@@ -30,6 +30,7 @@ from aiohttp import web
 from bridge.web.appkeys import REDIS, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.errors import ApiError, Handler, RequestValidationError
+from bridge.web.validation import decode_json
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -132,9 +133,9 @@ def parse_key(raw: str) -> str:
 
 def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        canonical = body
+        canonical = json.dumps(decode_json(body), sort_keys=True, separators=(",", ":")).encode()
+    except RequestValidationError:
+        canonical = body  # not JSON we accept: the handler answers 422 and the key is released
     digest = hashlib.sha256(f"{method} {path}?{query}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()

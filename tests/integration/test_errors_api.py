@@ -1,5 +1,5 @@
-"""The documented error bodies through real endpoints: 422 (query), 413 (declared and chunked),
-402 from a debit, 404/405."""
+"""The documented error bodies through real endpoints: 422 (query, unparseable JSON bodies), 413
+(declared and chunked), 402 from a debit, 404/405."""
 
 from __future__ import annotations
 
@@ -120,3 +120,50 @@ async def test_charge_answers_402_with_credit_fields(client: TestClient, db: Dat
     body = json.loads(response.body)  # type: ignore[arg-type]
     assert set(body) == ERROR_FIELDS
     assert body["credits_required"] == 5 and body["credits_remaining"] == 1
+
+
+NESTED_PATHS = [
+    "/v1/enrich/email",
+    "/v1/match",
+    "/v1/forms/submit",
+    "/v1/routing/assign",
+    "/v1/salesforce/convert",
+    "/v1/triggers/salesforce",  # pydantic's own JSON parser, with its own depth limit
+]
+
+
+@pytest.fixture
+async def roomy_client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.mark.parametrize("path", NESTED_PATHS)
+@pytest.mark.parametrize("idempotency", [False, True])
+async def test_deeply_nested_json_is_422(
+    roomy_client: TestClient, auth: dict[str, str], path: str, idempotency: bool
+) -> None:
+    # Past Python's recursion limit json.loads raises RecursionError, not JSONDecodeError.
+    headers = {**auth, "Content-Type": "application/json"}
+    if idempotency:
+        headers["Idempotency-Key"] = f"nested-{path}"
+    resp = await roomy_client.post(path, data=b"[" * 5000 + b"]" * 5000, headers=headers)
+    assert resp.status == 422, await resp.text()
+    items = assert_422(await resp.json())
+    assert items[0]["loc"] == ["body"] and items[0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"email": ' + b"[" * 150 + b"]" * 150 + b"}",  # parses, but deeper than accepted
+        b'{"email": ' + b"9" * 5000 + b"}",  # int past Python's 4300-digit conversion limit
+    ],
+    ids=["depth", "long-int"],
+)
+async def test_unreasonable_json_is_422(
+    roomy_client: TestClient, auth: dict[str, str], raw: bytes
+) -> None:
+    headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": "unreasonable"}
+    resp = await roomy_client.post("/v1/routing/assign", data=raw, headers=headers)
+    assert resp.status == 422, await resp.text()
+    assert assert_422(await resp.json())[0]["type"] == "json_invalid"
