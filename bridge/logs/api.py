@@ -94,21 +94,24 @@ async def export_route_logs(request: web.Request) -> web.StreamResponse:
     response.charset = "utf-8"
     await response.prepare(request)
     await response.write(formats.csv_header() if query.format == "csv" else formats.JSON_PREFIX)
+    # The page ends at the planned last row (the cursor already sent), not after plan.rows:
+    # a row committed inside the page since the plan makes it longer instead of pushing rows
+    # just before plan.last out of every page. A short chunk means the range is exhausted.
     written = 0
     position = after
-    while written < plan.rows:
-        size = min(export.CHUNK_ROWS, plan.rows - written)
+    while True:
         rows = await asyncio.to_thread(
-            export.chunk, db, where, position, plan.last, size, query.include_diff
+            export.chunk, db, where, position, plan.last, export.CHUNK_ROWS, query.include_diff
         )
-        if not rows:
-            break  # rows deleted (retention) since the plan: end early, never pad
-        if query.format == "csv":
-            await response.write(formats.csv_chunk(rows))
-        else:
-            await response.write(formats.json_entries(rows, first=written == 0))
-        written += len(rows)
-        position = export.position_of(rows[-1])
+        if rows:
+            if query.format == "csv":
+                await response.write(formats.csv_chunk(rows))
+            else:
+                await response.write(formats.json_entries(rows, first=written == 0))
+            written += len(rows)
+            position = export.position_of(rows[-1])
+        if len(rows) < export.CHUNK_ROWS:
+            break
     if query.format == "json":
         await response.write(formats.json_suffix(written, next_cursor))
     await response.write_eof()

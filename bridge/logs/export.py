@@ -3,7 +3,9 @@
 An export never holds more than one chunk of rows: `plan` counts what the page will hold (at
 most `limit + 1` index entries, to apply the large-export rate limit and to know whether a next
 page exists), then `chunk` is called repeatedly, each call one short transaction reading the
-next `size` rows after the last one written.
+next `size` rows after the last one written and not past the plan's last row, until a chunk
+comes back short. Rows committed inside the page after the plan join it (the page grows past
+`rows`); none is skipped, because the next page starts after `last`, not after a row count.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class ExportFilter:
 
 @dataclass(frozen=True, slots=True)
 class ExportPlan:
-    rows: int  # rows this page will hold
+    rows: int  # rows the page held when planned (rate limit, X-Export-Rows)
     last: Position | None  # the page's last row when more rows follow it, else None
 
     @property

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 
 from bridge.app import create_app
 from bridge.db import Database
+from bridge.logs import export
 from bridge.logs.formats import FIELDS
 from bridge.logs.service import record_action
 from bridge.logs.tables import RouteLog
@@ -225,6 +226,50 @@ async def test_cursor_pages_through_without_gaps_or_repeats(api) -> None:
     page_two = list(csv.reader(io.StringIO(await resp.text(), newline="")))[1:]
     assert [r[2] for r in page_one + page_two] == seen
     assert "X-Next-Cursor" not in resp.headers
+
+
+async def test_rows_committed_during_a_page_are_never_skipped(api, monkeypatch) -> None:
+    """A row committed between the plan and the reads, timestamped inside the page, must not
+    push the rows just before the page's cursor out of every page."""
+    monkeypatch.setattr(export, "CHUNK_ROWS", 4)  # several chunks per page of 10
+    real_chunk = export.chunk
+    late = {  # chunk call number -> timestamp of a row committed just before that call
+        2: T0 + timedelta(hours=4 * 5, minutes=30),  # page 1 (rows 0..9), after row 5
+        5: T0 + timedelta(hours=4 * 15, minutes=30),  # page 2 (rows 10..19), after row 15
+        7: T0 + timedelta(hours=4 * 20, minutes=30),  # last page (no cursor), after row 20
+    }
+    calls = 0
+
+    def chunk_with_late_rows(db: Database, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls in late:
+            _late_row(db, api["tenant_id"], f"late-{calls}", late[calls])
+        return real_chunk(db, *args)
+
+    monkeypatch.setattr(export, "chunk", chunk_with_late_rows)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params: dict[str, Any] = {"limit": 10, **({"cursor": cursor} if cursor else {})}
+        data = await (await get(api, **params)).json()
+        assert len(data["entries"]) == data["count"]
+        seen += [e["object_id"] for e in data["entries"]]
+        cursor = data["next_cursor"]
+        if cursor is None:
+            break
+    expected = [f"00Q5g0000{n:06d}" for n in range(24)] + [f"late-{n}" for n in late]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+    for call, row in ((2, 5), (5, 15), (7, 20)):
+        assert seen.index(f"late-{call}") == seen.index(f"00Q5g0000{row:06d}") + 1
+
+
+def _late_row(db: Database, tenant_id: int, object_id: str, when: datetime) -> None:
+    with db.session() as s:
+        record_action(
+            s, tenant_id=tenant_id, object="Lead", object_id=object_id, action="enrich",
+            reason="late", timestamp=when,
+        )  # fmt: skip
 
 
 async def test_cursor_is_checked(api) -> None:
