@@ -57,7 +57,8 @@ _RESPONSES = {402: "Insufficient credits", 429: "Rate limit exceeded"}
 _PEOPLE = (
     " People are Salesforce Lead/Contact ids or inline `records` (id, first_name, last_name, "
     "company_name, company_url, linkedin, email). Records with missing required fields are "
-    "skipped and counted; the run stops before a record that could take it past `max_credits`."
+    "skipped and counted; a record's charge is capped at what is left of `max_credits`, and "
+    "the run stops once none is left."
 )
 
 

@@ -2,9 +2,10 @@
 
 A worker task calls `step` until it answers False. Each record's outcome and its charge commit
 in one transaction, guarded by "still pending": a step that dies half-way loses at most the
-work on one record (redone, never charged twice). Before each record the run looks ahead: when
-the most that record could cost would take it past `max_credits`, the run stops there and the
-records left are reported as not processed.
+work on one record (redone, never charged twice). `max_credits` works like the sync endpoints'
+cap: a record's charge is capped at what is left of it, and once nothing is left the run stops
+and the records left are reported as not processed. (Stopping whenever the most a record could
+cost exceeds what is left would make a run with max_credits below that maximum do nothing.)
 """
 
 from __future__ import annotations
@@ -107,11 +108,15 @@ def _chunk(
                 ctx, run, seq, ref, "skipped", outcome=("skipped: missing " + ", ".join(gaps))[:80]
             )
             continue
-        if run.spent + agent.max_cost > run.max_credits:
+        left = run.max_credits - run.spent
+        if left <= 0:
             _stop(ctx, run.id, "max_credits")
             finish(ctx, run.id)
             return False
         result = agent.work(run.tenant_id, record)
+        cost, outcome = result.credits, result.outcome
+        if cost > left:
+            cost, outcome = left, f"{outcome} (capped at max_credits)"
         try:
             charged = _settle(
                 ctx,
@@ -119,9 +124,9 @@ def _chunk(
                 seq,
                 ref,
                 result.status,
-                credits=result.credits,
+                credits=cost,
                 provider=result.provider,
-                outcome=result.outcome,
+                outcome=outcome[:80],
                 row=result.row,
                 found=result.found,
             )

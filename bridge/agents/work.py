@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.ai.credits import MAX_TEXT_CREDITS
 from bridge.ai.errors import AiBadAnswer, AiNotConfigured, AiUnavailable
 from bridge.ai.service import AiService, Question
 from bridge.enrichment.lookups import PRICES
@@ -36,7 +35,6 @@ class Outcome:
 
 class Agent(Protocol):
     name: str
-    max_cost: int  # the most one record can cost: the max_credits stop looks ahead by this
 
     def missing(self, record: Mapping[str, Any]) -> list[str]: ...
     def work(self, tenant_id: int, record: Mapping[str, Any]) -> Outcome: ...
@@ -54,7 +52,6 @@ class PersonAgent:
         self.wanted = {"phone": ("phone",), "email": ("email",), "phone-email": ("email", "phone")}[
             name
         ]
-        self.max_cost = sum(PRICES[f] for f in self.wanted)
         self.enrichment = enrichment
         self.budget = budget
 
@@ -113,7 +110,6 @@ class PersonAgent:
 
 class ResearchAgent:
     name = "deep-research"
-    max_cost = MAX_TEXT_CREDITS
 
     def __init__(self, ai: AiService, options: Mapping[str, Any], entity_type: str) -> None:
         self.ai = ai

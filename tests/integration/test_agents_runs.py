@@ -189,18 +189,43 @@ async def test_email_and_phone_email_agents(client, tenant, sandbox, agent_setti
 
 async def test_credit_stop(client, tenant, sandbox, agent_settings, db) -> None:
     leads = make_leads(sandbox)
-    accepted = await submit(client, tenant, "phone-email", {"ids": leads, "max_credits": 15})
+    accepted = await submit(client, tenant, "phone-email", {"ids": leads, "max_credits": 12})
     h = harness(agent_settings, db)
     h.drive(accepted["run_id"])
     done = await status(client, tenant, accepted["run_id"])
-    # Grace costs 10; the next record could cost 10 more (> 15): the run stops before it.
+    # Grace costs 10; Ada's email (5) is capped at the 2 left; then nothing is left: stop.
     assert done["status"] == "completed" and done["stopped_reason"] == "max_credits"
-    assert done["credits_consumed"] == 10 and done["processed"] == 1
-    assert done["not_processed"] == 4
+    assert done["credits_consumed"] == 12 and done["processed"] == 2
+    assert done["not_processed"] == 3
     (_, rows), (_, c_rows) = fetch_csvs(h, accepted)
-    assert [r["last_name"] for r in rows] == ["Hopper"]
-    assert [r["outcome"] for r in c_rows[1:]] == ["not processed: max_credits"] * 4
-    assert credits.remaining(db, tenant["id"]) == 990
+    assert [r["last_name"] for r in rows] == ["Hopper", "Lovelace"]
+    assert [r["credits_spent"] for r in c_rows[:2]] == ["10", "2"]
+    assert c_rows[1]["outcome"] == "found: email (capped at max_credits)"
+    assert [r["outcome"] for r in c_rows[2:]] == ["not processed: max_credits"] * 3
+    assert sorted(a for _, a in h.debits(accepted["run_id"])) == [2, 10]
+    assert credits.remaining(db, tenant["id"]) == 988
+
+
+async def test_budget_below_one_records_price(
+    client, tenant, sandbox, agent_settings, chat, db
+) -> None:
+    """max_credits below the most one record can cost (research 12, phone-email 10) still
+    works the record and charges what is left, instead of stopping before it."""
+    chat.replies.append("x" * 10_000)  # 12 credits by the bands
+    lead = make_leads(sandbox)[0]
+    body = {"ids": [lead], "entity_type": "person", "max_credits": 11}
+    research = await submit(client, tenant, "deep-research", body)
+    both = await submit(client, tenant, "phone-email", {"ids": [lead], "max_credits": 7})
+    h = harness(agent_settings, db)
+    for accepted, spent in ((research, 11), (both, 7)):
+        h.drive(accepted["run_id"])
+        done = await status(client, tenant, accepted["run_id"])
+        assert (done["processed"], done["not_processed"]) == (1, 0), done
+        assert done["credits_consumed"] == spent and done["stopped_reason"] is None
+        (_, rows), (_, c_rows) = fetch_csvs(h, accepted)
+        assert len(rows) == 1 and c_rows[0]["credits_spent"] == str(spent)
+        assert c_rows[0]["outcome"].endswith("(capped at max_credits)")
+    assert credits.remaining(db, tenant["id"]) == 1000 - 11 - 7
 
 
 async def test_inline_records_skip_missing_fields(client, tenant, agent_settings, db) -> None:
