@@ -2,8 +2,10 @@
 
 Order for `/services/data/vXX.X/...` and `/services/Soap/...`: injected faults (latency, errors)
 -> session check (401 INVALID_SESSION_ID) -> API budget (403 REQUEST_LIMIT_EXCEEDED) ->
-handler. Every such response carries `Sforce-Limit-Info`. SalesforceError becomes a
-Salesforce-shaped JSON body; anything unexpected becomes 500 UNKNOWN_EXCEPTION.
+version check (404 NOT_FOUND; SOAP: UNSUPPORTED_API_VERSION) -> handler. Every such response
+carries `Sforce-Limit-Info`. SalesforceError becomes a Salesforce-shaped JSON body; aiohttp's own
+404/405 (no route, wrong method) become NOT_FOUND / METHOD_NOT_ALLOWED bodies like Salesforce's;
+anything unexpected becomes 500 UNKNOWN_EXCEPTION.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from aiohttp import web
 
 from sandbox import control, rest, soap
 from sandbox.auth import bearer_token, token_endpoint
-from sandbox.errors import SalesforceError
+from sandbox.errors import SalesforceError, not_found
 from sandbox.faults import fault_error
-from sandbox.state import SandboxState
+from sandbox.state import SUPPORTED_VERSIONS, SandboxState
 
 log = logging.getLogger("sandbox")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,6 +31,21 @@ _SOAP_PATH = re.compile(r"^/services/Soap/")
 
 def _error_response(error: SalesforceError) -> web.Response:
     return web.json_response(error.body(), status=error.status)
+
+
+def _routing_error(error: web.HTTPException, method: str) -> SalesforceError:
+    """aiohttp's routing errors (no such resource, wrong method) in Salesforce's words."""
+    if isinstance(error, web.HTTPMethodNotAllowed):
+        allowed = ",".join(sorted(error.allowed_methods))
+        return SalesforceError(
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are {allowed}",
+            status=405,
+        )
+    if error.status == 404:
+        return not_found()
+    code = error.reason.upper().replace(" ", "_").replace("-", "_")
+    return SalesforceError(code, error.reason, status=error.status)
 
 
 @web.middleware
@@ -43,8 +60,11 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = await _guarded(request, handler, state, is_api=is_api, is_soap=is_soap)
     except SalesforceError as error:
         response = soap.fault_response(error) if is_soap else _error_response(error)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as error:
+        if error.status < 400 or not (is_api or is_soap or path.startswith("/services/data")):
+            raise
+        # Not a SOAP fault even on the SOAP path: the request never reached the SOAP endpoint.
+        response = _error_response(_routing_error(error, request.method))
     except Exception:
         log.exception("unexpected error in %s %s", request.method, path)
         error = SalesforceError("UNKNOWN_EXCEPTION", "An unexpected error occurred.", status=500)
@@ -80,6 +100,13 @@ async def _guarded(
     if is_api:
         request["session"] = state.sessions.lookup(bearer_token(request))
         state.usage.consume()
+    version = request.match_info.get("version")
+    if version is not None and version not in SUPPORTED_VERSIONS:
+        if is_soap:
+            raise SalesforceError(
+                "UNSUPPORTED_API_VERSION", "Invalid Api version specified on URL", status=500
+            )
+        raise not_found()
     return await handler(request)
 
 

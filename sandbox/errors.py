@@ -34,6 +34,10 @@ def not_found() -> SalesforceError:
     return SalesforceError("NOT_FOUND", "The requested resource does not exist", status=404)
 
 
+def entity_deleted() -> SalesforceError:
+    return SalesforceError("ENTITY_IS_DELETED", "entity is deleted", status=404)
+
+
 def invalid_session() -> SalesforceError:
     return SalesforceError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
 

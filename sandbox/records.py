@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.errors import SalesforceError, not_found
+from sandbox.errors import SalesforceError, entity_deleted, not_found
 from sandbox.fields import to_json, to_stored
 from sandbox.ids import normalize_id
 from sandbox.schema import FieldDef, ObjectDef, Schema
@@ -37,10 +37,6 @@ def record_json(
         if f is not None:
             body[f.name] = to_json(f, row.get(f.name))
     return body
-
-
-def _entity_deleted() -> SalesforceError:
-    return SalesforceError("ENTITY_IS_DELETED", "entity is deleted", status=404)
 
 
 @dataclass
@@ -87,7 +83,7 @@ class RecordTransaction:
         if row is None:
             raise not_found()
         if row["IsDeleted"]:
-            raise _entity_deleted()
+            raise entity_deleted()
         return row
 
     def _check_reference(self, f: FieldDef, value: str) -> None:

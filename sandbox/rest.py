@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.errors import SalesforceError, not_found
+from sandbox.errors import SalesforceError, entity_deleted, not_found
 from sandbox.faults import lock_error
 from sandbox.ids import normalize_id
 from sandbox.records import RecordTransaction, record_json
@@ -130,8 +130,10 @@ async def read(request: web.Request) -> web.Response:
     if record_id is None or record_id[:3] != obj.key_prefix:
         raise not_found()
     row = state.db.fetch_row(obj.name, record_id)
-    if row is None or row["IsDeleted"]:
+    if row is None:
         raise not_found()
+    if row["IsDeleted"]:
+        raise entity_deleted()
     fields = _selected_fields(obj, request.query.get("fields"))
     return web.json_response(record_json(obj, row, _version(request), fields))
 

@@ -37,9 +37,9 @@ def envelope(token: str, converts: list[list[tuple[str, Any]]]) -> str:
     )
 
 
-def soap(sandbox: SandboxProcess, body: str) -> tuple[int, Any]:
+def soap(sandbox: SandboxProcess, body: str, version: str = "60.0") -> tuple[int, Any]:
     response = sandbox.session().post(
-        f"{sandbox.instance_url}/services/Soap/u/60.0", data=body.encode(),
+        f"{sandbox.instance_url}/services/Soap/u/{version}", data=body.encode(),
         headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'},
     )  # fmt: skip
     assert response.headers["Sforce-Limit-Info"].startswith("api-usage=")
@@ -157,6 +157,17 @@ def test_bad_session_is_a_soap_fault(sandbox: SandboxProcess, lead: str) -> None
     fault = root.find(f".//{{{ENV}}}Fault")
     assert fault.find("faultcode").text == "sf:INVALID_SESSION_ID"
     assert "INVALID_SESSION_ID" in fault.find("faultstring").text
+
+
+def test_unsupported_version_is_a_soap_fault(
+    sf: Salesforce, sandbox: SandboxProcess, lead: str
+) -> None:
+    status, root = soap(sandbox, envelope(sandbox.token(), [[
+        ("convertedStatus", "Closed - Converted"), ("leadId", lead)]]), version="99.0")  # fmt: skip
+    assert status == 500
+    fault = root.find(f".//{{{ENV}}}Fault")
+    assert fault.find("faultcode").text == "sf:UNSUPPORTED_API_VERSION"
+    assert sf.Lead.get(lead)["IsConverted"] is False
 
 
 def test_entities_are_refused(sandbox: SandboxProcess) -> None:

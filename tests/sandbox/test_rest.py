@@ -100,8 +100,11 @@ def test_create_read_update_delete(sf: Salesforce, sandbox: SandboxProcess) -> N
     assert updated["CreatedDate"] == record["CreatedDate"]
 
     assert sf.Lead.delete(lead_id) == 204
-    with pytest.raises(SalesforceResourceNotFound):
+    with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Lead.get(lead_id)
+    assert caught.value.content == [
+        {"message": "entity is deleted", "errorCode": "ENTITY_IS_DELETED", "fields": []}
+    ]
     soql = format_soql("SELECT Id, IsDeleted FROM Lead WHERE Id = {}", lead_id)
     assert sf.query(soql)["totalSize"] == 0
     deleted = sf.query_all(soql, include_deleted=True)["records"]
@@ -168,6 +171,47 @@ def test_not_found_and_limit_header(api: Callable[..., Any]) -> None:
         "POST", "sobjects/Lead", data="{nope", headers={"Content-Type": "application/json"}
     )
     assert bad_json.status_code == 400 and bad_json.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+@pytest.mark.parametrize(
+    "path", ["nothing", "sobjects/Lead/00Q-not-an-id", "sobjects/Lead/describe/extra"]
+)
+def test_unknown_resources_are_salesforce_shaped(api: Callable[..., Any], path: str) -> None:
+    response = api("GET", path)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == [
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND",
+         "fields": []}
+    ]  # fmt: skip
+    assert LIMIT_INFO.match(response.headers["Sforce-Limit-Info"])
+
+
+def test_wrong_method_is_salesforce_shaped(api: Callable[..., Any]) -> None:
+    response = api("PUT", "sobjects/Lead", json={"LastName": "X"})
+    assert response.status_code == 405
+    assert response.json() == [
+        {"message": "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD,POST",
+         "errorCode": "METHOD_NOT_ALLOWED", "fields": []}
+    ]  # fmt: skip
+    assert LIMIT_INFO.match(response.headers["Sforce-Limit-Info"])
+
+
+def test_unsupported_api_versions_are_not_served(
+    api: Callable[..., Any], sandbox: SandboxProcess
+) -> None:
+    base = f"{sandbox.instance_url}/services/data"
+    listed = {v["version"] for v in api("GET", f"{base}/").json()}
+    for version in ("99.0", "30.0", "60.1"):
+        assert version not in listed
+        response = api("GET", f"{base}/v{version}/sobjects")
+        assert response.status_code == 404, version
+        assert response.json()[0]["errorCode"] == "NOT_FOUND"
+        assert LIMIT_INFO.match(response.headers["Sforce-Limit-Info"])
+    for version in listed:
+        assert api("GET", f"{base}/v{version}/limits").status_code == 200, version
+    old = sandbox.salesforce(version="31.0")
+    assert old.Lead.describe()["urls"]["describe"] == "/services/data/v31.0/sobjects/Lead/describe"
 
 
 def test_limits_and_usage_header(sf: Salesforce) -> None:
