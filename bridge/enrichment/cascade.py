@@ -1,6 +1,7 @@
 """The provider cascade: per wanted field, providers in a configured order until one answers
-with enough confidence. A provider is asked once per subject for every field waiting on it, so
-one upstream call serves several fields. For EU/EEA people, non-GDPR-safe providers are skipped.
+with enough confidence. A provider is asked at most once per subject, about every field that
+may still reach it, so one upstream call serves several fields and is never repeated. For
+EU/EEA people, non-GDPR-safe providers are skipped.
 """
 
 from __future__ import annotations
@@ -47,41 +48,49 @@ class Cascade:
         result = EnrichmentResult(subject.record_id, gdpr_restricted=restricted)
         orders = {f: self._usable_order(f) for f in wanted_list}
         position = dict.fromkeys(wanted_list, 0)
-        pending = set(wanted_list)
         answers: dict[str, ProviderAnswer] = {}
-        asked: dict[str, set[str]] = {}
+        asked: set[str] = set()  # providers already asked (or skipped) for this subject
 
-        def current(name: str) -> str | None:
+        def settled(name: str) -> bool:
+            """Walk `name` past the providers already heard from: True once it is answered
+            or has no provider left, False while it waits on one not asked yet."""
             order = orders[name]
-            return order[position[name]] if position[name] < len(order) else None
-
-        for name in wanted_list:
-            while name in pending:
-                provider_name = current(name)
-                if provider_name is None:
-                    pending.discard(name)
-                    break
-                if provider_name in result.skipped:
-                    position[name] += 1
-                    continue
-                provider = self.providers[provider_name]
-                if restricted and not provider.gdpr_safe:
-                    result.skipped[provider_name] = "gdpr"
-                    continue
-                if name not in asked.get(provider_name, set()):
-                    batch = {g for g in pending if current(g) == provider_name}
-                    batch -= asked.get(provider_name, set())
-                    self._ask(provider, subject, frozenset(batch), budget, result, answers)
-                    asked.setdefault(provider_name, set()).update(batch)
-                    if provider_name in result.skipped:
-                        continue
+            while position[name] < len(order):
+                provider_name = order[position[name]]
+                if provider_name not in asked:
+                    return False
                 value = answers.get(provider_name, ProviderAnswer()).values.get(name)
                 if value is not None and value.confidence >= self.config.threshold(name):
                     result.values[name] = value
-                    pending.discard(name)
-                else:
-                    position[name] += 1
-        return result
+                    return True
+                position[name] += 1
+            return True
+
+        pending = wanted_list
+        while True:
+            pending = [name for name in pending if not settled(name)]
+            if not pending:
+                return result
+            provider_name = self._next_provider(pending, orders, position)
+            asked.add(provider_name)
+            provider = self.providers[provider_name]
+            if restricted and not provider.gdpr_safe:
+                result.skipped[provider_name] = "gdpr"
+                continue
+            # Every field that may still reach this provider goes in its one call: a paid
+            # provider is never asked twice about one subject.
+            batch = frozenset(n for n in pending if provider_name in orders[n][position[n] :])
+            self._ask(provider, subject, batch, budget, result, answers)
+
+    @staticmethod
+    def _next_provider(
+        pending: Sequence[str], orders: dict[str, Sequence[str]], position: dict[str, int]
+    ) -> str:
+        """A provider some field waits on now and no field still has to reach through
+        others first (offline before upstream); with crossed orders, the first field's."""
+        current = [orders[n][position[n]] for n in pending]
+        later = {p for n in pending for p in orders[n][position[n] + 1 :]}
+        return next((p for p in current if p not in later), current[0])
 
     def _usable_order(self, name: str) -> Sequence[str]:
         return [p for p in self.config.providers_for(name) if p in self.providers]
@@ -110,4 +119,3 @@ class Cascade:
         merged = answers.setdefault(provider.name, ProviderAnswer())
         merged.values.update(answer.values)
         merged.credits += answer.credits
-

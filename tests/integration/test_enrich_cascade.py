@@ -153,3 +153,15 @@ def test_service_caches_per_tenant_and_records_upstream_spend(upstream, redis_ur
         "upstream": 4
     }
     client.close()
+
+
+def test_upstream_is_asked_once_for_every_field_that_may_reach_it(upstream) -> None:
+    # A lead with a name and a website but no phone or email: offline can give neither, so
+    # both fall through to upstream, one after the other; one person call must serve both.
+    lead = {"first_name": "Grace", "last_name": "Hopper", "website": "https://www.navy.mil"}
+    cascade = Cascade([OfflineProvider(), provider(upstream)])
+    result = cascade.run(Subject.of("person", "00Q5", lead), ["phone", "email", "title"], 20)
+    assert result.value("phone") == "+12025550100" and result.value("email") == "grace@navy.mil"
+    assert result.value("title") == "Rear Admiral"
+    assert len(upstream.seen("person")) == 1 and upstream.seen() == upstream.seen("person")
+    assert result.credits == 4
