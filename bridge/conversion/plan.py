@@ -69,6 +69,7 @@ class Plan:
     failure: str | None = None
     failure_kind: str = "skip"  # route-log action of a failure: skip (policy) or error
     result: LeadConvertResult | None = None
+    converted_by_other: dict[str, Any] | None = None  # the lead re-read after losing a race
 
     @property
     def lead_id(self) -> str:

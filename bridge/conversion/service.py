@@ -46,9 +46,12 @@ from bridge.matching.service import MatchService
 from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS
 from bridge.routing.errors import NoMemberAvailable
 from bridge.routing.service import RoutingService
+from bridge.salesforce.convert import LeadConvertResult
 from bridge.salesforce.gateway import SalesforceGateway
 
 log = structlog.get_logger(__name__)
+
+CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"  # convertLead on a lead already converted
 
 GatewaySource = SalesforceGateway | Callable[[], SalesforceGateway] | None
 
@@ -250,16 +253,15 @@ class ConversionService:
         pending = [p for p in plans if _live(p)]
         for round_no in range(MAX_REFUSALS + 1):
             if not pending:
-                return
+                break  # not return: the refused leads below must still be marked failed
             results = gw.convert_leads([p.convert(policy.create_opportunity) for p in pending])
             again = []
             for plan, result in zip(pending, results, strict=True):
                 plan.result = result
-                codes = [e.status_code for e in result.errors]
-                if result.success or not (plan.pick and INACTIVE_OWNER in codes):
+                if result.success or not (plan.pick and INACTIVE_OWNER in _codes(result)):
                     continue
                 if round_no == MAX_REFUSALS:
-                    break
+                    continue  # refused too often; the later leads' results still count
                 assert self.routing is not None and policy.pool
                 self.routing.refused_owner(plan.pick.assigned_to)
                 plan.refused.add(plan.pick.assigned_to)
@@ -278,13 +280,27 @@ class ConversionService:
                 _act_owner(plan, policy.pool)
                 again.append(plan)
             pending = again
+        refused = {p.lead_id: p.result for p in plans
+                   if p.result is not None and not p.result.success and not p.failed}  # fmt: skip
+        # Converted meanwhile by another request (no Idempotency-Key): answer as a duplicate
+        # with the ids it went into, as if this request had read the lead a moment later.
+        raced = [i for i, r in refused.items() if CONVERTED_LEAD in _codes(r)]
+        now = by_id(gw.fetch("Lead", raced, LEAD_FIELDS)) if raced else {}
         for plan in plans:
-            if plan.result is not None and not plan.result.success and not plan.failed:
-                errors = "; ".join(f"{e.status_code}: {e.message}" for e in plan.result.errors)
-                plan.fail(f"Salesforce refused the conversion: {errors}", "error")
+            result = refused.get(plan.lead_id)
+            if result is None:
+                continue
+            lead = now.get(plan.lead_id)
+            if lead is not None and lead.get("IsConverted"):
+                plan.converted_by_other = lead
+                continue
+            errors = "; ".join(f"{e.status_code}: {e.message}" for e in result.errors)
+            plan.fail(f"Salesforce refused the conversion: {errors}", "error")
 
     def _finish_outcome(self, plan: Plan, policy: Policy) -> Outcome:
-        if plan.failed or plan.result is None:
+        if plan.converted_by_other is not None:
+            return _duplicate(plan.converted_by_other, plan.actions)
+        if plan.failed or plan.result is None or not plan.result.success:
             return Outcome(plan.lead_id, FAILED, actions=plan.actions, matched=policy.matching,
                            owner_id=plan.lead.get("OwnerId"))  # fmt: skip
         result = plan.result
@@ -323,6 +339,8 @@ class ConversionService:
                 outcome = outcomes[plan.lead_id]
                 common = {"tenant_id": tenant_id, "request_id": request_ids.get(plan.lead_id),
                           "idempotency_key": key}  # fmt: skip
+                if outcome.status == DUPLICATE:
+                    continue  # the request that converted it wrote the route log
                 if outcome.status != CONVERTED:
                     record_action(session, object="Lead", object_id=plan.lead_id,
                                   action=plan.failure_kind, reason=(plan.failure or "") + note,
@@ -373,6 +391,10 @@ def _live(plan: Plan) -> bool:
     return not plan.failed
 
 
+def _codes(result: LeadConvertResult) -> set[str]:
+    return {e.status_code for e in result.errors}
+
+
 def _act_owner(plan: Plan, pool: str | None) -> None:
     pick = plan.pick
     assert pick is not None
@@ -389,11 +411,11 @@ def _not_found(lead_id: str) -> Outcome:
     return out
 
 
-def _duplicate(lead: Mapping[str, Any]) -> Outcome:
+def _duplicate(lead: Mapping[str, Any], actions: Sequence[dict[str, Any]] = ()) -> Outcome:
     lead_id = str(lead["Id"])
     account, contact = lead.get("ConvertedAccountId"), lead.get("ConvertedContactId")
     out = Outcome(lead_id, DUPLICATE, account_id=account, contact_id=contact,
-                  owner_id=lead.get("OwnerId"))  # fmt: skip
+                  owner_id=lead.get("OwnerId"), actions=list(actions))  # fmt: skip
     out.actions.append({
         "type": "duplicate", "object": "Lead", "sf_id": lead_id,
         "message": f"lead {lead_id} was already converted (on {lead.get('ConvertedDate')}) "

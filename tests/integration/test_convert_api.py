@@ -306,3 +306,50 @@ async def test_separate_contact_policy_and_foreign_org(client, tenant, seeded, s
     assert resp.status == 409
     assert (await resp.json())["details"]["reason"].startswith("no Salesforce org")
     assert credits.remaining(db, other.tenant_id) == 10
+
+
+async def test_salesforce_refusing_the_conversion_is_failed_logged_and_refunded(
+    client, tenant, seeded, sandbox, gateway, db
+) -> None:
+    # The lead stays locked past the gateway's own retries: convertLead refuses it.
+    sandbox.add_fault(kind="UNABLE_TO_LOCK_ROW_RECORDS", path="/Soap/", record_indexes=[0])
+    try:
+        status, data, _ = await convert(client, tenant, {"lead_sf_id": seeded["lead"]})
+    finally:
+        sandbox.clear_faults()
+    assert status == 200, data
+    assert data["success"] is False and data["status"] == "failed"
+    assert data["account_id"] is None and data["contact_id"] is None
+    last = data["actions"][-1]
+    assert last["type"] == "not_converted" and "UNABLE_TO_LOCK_ROW" in last["message"]
+    assert data["credits_consumed"] == 0 and data["credits_remaining"] == 1000  # refunded
+    assert lead_state(gateway, seeded["lead"])["IsConverted"] is False
+    (entry,) = logs(db, tenant["tenant_id"])
+    assert (entry.action, entry.object, entry.object_id) == ("error", "Lead", seeded["lead"])
+    assert "Salesforce refused the conversion" in entry.reason
+
+
+async def test_two_concurrent_converts_of_one_lead_one_converted_one_duplicate(
+    client, tenant, seeded, sandbox, gateway, db
+) -> None:
+    body = {"lead_sf_id": seeded["lead"]}  # no Idempotency-Key
+    # Both read the lead before either converts it: the second convertLead is refused with
+    # CANNOT_UPDATE_CONVERTED_LEAD.
+    sandbox.add_fault(kind="latency", path="/Soap/", latency_ms=800, times=2)
+    try:
+        answers = await asyncio.gather(convert(client, tenant, body), convert(client, tenant, body))
+    finally:
+        sandbox.clear_faults()
+    assert [status for status, _, _ in answers] == [200, 200], answers
+    by_status = {data["status"]: data for _, data, _ in answers}
+    assert set(by_status) == {"converted", "duplicate"}, answers
+    won, lost = by_status["converted"], by_status["duplicate"]
+    state = lead_state(gateway, seeded["lead"])
+    assert (lost["account_id"], lost["contact_id"]) == (won["account_id"], won["contact_id"])
+    assert (state["ConvertedAccountId"], state["ConvertedContactId"]) == (
+        won["account_id"], won["contact_id"])  # fmt: skip
+    assert lost["success"] is True and lost["actions"][-1]["type"] == "duplicate"
+    assert lost["credits_consumed"] == 0 and won["credits_consumed"] == 3
+    assert credits.remaining(db, tenant["tenant_id"]) == 997
+    converts = [e for e in logs(db, tenant["tenant_id"]) if e.object == "Lead"]
+    assert [e.action for e in converts] == ["convert"]

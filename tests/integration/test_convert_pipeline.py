@@ -97,3 +97,39 @@ def test_convert_step_on_a_batch(sf_settings, gateway, client, db, sandbox) -> N
     pipeline.process(Batch(tenant, "Lead", [BatchItem(i, "again", "poll", "after_update")
                                             for i in ids]))  # fmt: skip
     assert gateway.calls_by_operation.get("convert_leads", 0) - before == 1
+
+
+def test_a_refused_lead_fails_alone_and_the_batch_is_logged(
+    sf_settings, gateway, client, db, sandbox
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    tenant = tenants.create_key(db, "acme").tenant_id
+    tenants.add_org(db, "acme", sandbox.org_id)
+    sandbox.seed(users=4, seed=34)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    make_pool(db, tenant, "converters", [{"user_id": a}, {"user_id": b}])
+    ids = [sandbox.create("Lead", {"LastName": f"Lock{i}{tag}", "Company": f"Lock{i}{tag}"})
+           for i in range(3)]  # fmt: skip
+    step = build_step(OPTIONS, deps(sf_settings, gateway, client, db))
+    assert isinstance(step, ConvertStep)
+    pipeline = Pipeline(gateway, client, integration_user_id=None, steps={"Lead": [step]})
+    # The first lead of every convertLead call stays locked past the gateway's retries.
+    sandbox.add_fault(kind="UNABLE_TO_LOCK_ROW_RECORDS", path="/Soap/", record_indexes=[0])
+    try:
+        result = pipeline.process(
+            Batch(tenant, "Lead", [BatchItem(i, f"req-{i[-6:]}", "poll", "after_insert")
+                                   for i in ids])  # fmt: skip
+        )
+    finally:
+        sandbox.clear_faults()
+    assert result.failed == 1
+    fields = ["Id", "IsConverted"]
+    state = {r["Id"]: r["IsConverted"] for r in gateway.fetch("Lead", ids, fields)}
+    assert state == {ids[0]: False, ids[1]: True, ids[2]: True}
+    with db.session() as session:
+        entries = list(session.query(RouteLog).filter(RouteLog.tenant_id == tenant))
+    logged = {(e.action, e.object_id) for e in entries if e.object == "Lead"}
+    assert ("error", ids[0]) in logged
+    assert {("convert", ids[1]), ("convert", ids[2])} <= logged
+    assert {e.object_id for e in entries if e.action == "assign"} == {ids[1], ids[2]}
