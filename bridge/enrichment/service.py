@@ -19,8 +19,9 @@ from config.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-# Skips that a later attempt may not meet: such a partial answer is not cached.
-PASSING_SKIPS = frozenset({"rate_limited", "out_of_credits", "unauthorized"})
+# Skips that a later attempt would meet again. Any other skip (rate limited, out of credits,
+# unauthorized, unreachable, a 5xx) may pass, so a partial answer it caused is not cached.
+PERMANENT_SKIPS = frozenset({"gdpr"})
 
 
 class EnrichmentService:
@@ -64,8 +65,8 @@ class EnrichmentService:
         if self.ledger is not None:
             for provider, credits in result.spent_by.items():
                 self.ledger.record(tenant_id, provider, credits)
-        passing = PASSING_SKIPS & set(result.skipped.values())
-        if self.cache is not None and not passing:
+        permanent = set(result.skipped.values()) <= PERMANENT_SKIPS
+        if self.cache is not None and permanent:
             self.cache.put(tenant_id, scope, subject, wanted, result)
         return result
 

@@ -3,6 +3,7 @@ speaking the documented protocol: order, confidence, GDPR, 429, 402, max_credits
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -165,3 +166,28 @@ def test_upstream_is_asked_once_for_every_field_that_may_reach_it(upstream) -> N
     assert result.value("title") == "Rear Admiral"
     assert len(upstream.seen("person")) == 1 and upstream.seen() == upstream.seen("person")
     assert result.credits == 4
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_answer_missing_upstream_while_it_is_down_is_not_cached(upstream, redis_url) -> None:
+    client = redis.Redis.from_url(redis_url)
+    up = provider(upstream)
+    up.base_url = _closed_port_url()  # nothing listens there: connection refused
+    cascade = Cascade([OfflineProvider(), up], CascadeConfig(order={"title": ("upstream",)}))
+    service = EnrichmentService(cascade, cache=ResultCache(client, 60))
+    subject = Subject.of("person", "00Q7", GRACE)
+    down = service.enrich(1, "sf:Lead", subject, ["title", "phone"], budget=5)
+    assert down.skipped["upstream"].startswith("unreachable") and "title" not in down.values
+    up.base_url = upstream.url  # back up: the next call asks again instead of a cached null
+    upstream.script(503)
+    failing = service.enrich(1, "sf:Lead", subject, ["title", "phone"], budget=5)
+    assert failing.skipped == {"upstream": "upstream_error_503"} and not failing.cached
+    answered = service.enrich(1, "sf:Lead", subject, ["title", "phone"], budget=5)
+    assert not answered.cached and answered.value("title") == "Rear Admiral"
+    assert service.enrich(1, "sf:Lead", subject, ["title", "phone"], budget=5).cached
+    client.close()
