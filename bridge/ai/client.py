@@ -3,11 +3,18 @@
 One model per effort level (low/medium/high, each falling back to the default model). Token
 usage comes from the answer's `usage`; confidence is the mean token probability when the
 endpoint returns `logprobs`, else None (the docs allow null). Keys never reach the logs.
+
+Reasoning models (OpenAI's o-series and similar) refuse `logprobs` and `max_tokens` with a 400.
+When a 400 names either, the call is repeated once without `logprobs` and with
+`max_completion_tokens`, and the model is remembered for the life of the client (the process),
+so later calls go plain at once. The provider's own error message, with secrets taken out, is
+kept in the error: it is what tells an operator what to fix.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +22,18 @@ from typing import Any
 import requests
 
 from bridge.ai.errors import AiBadAnswer, AiNotConfigured, AiUnavailable
+from config.logging import REDACTED, Redactor
 from config.settings import Settings
 
 EFFORTS = ("low", "medium", "high")
 # Longer answers are allowed as the effort rises.
 MAX_TOKENS = {"low": 1_000, "medium": 2_000, "high": 4_000}
+# Parameters reasoning models refuse; a 400 naming one of them triggers the plain retry.
+_REFUSABLE = ("logprobs", "max_tokens")
+# Provider key shapes (sk-..., sk-proj-..., also masked as sk-****abcd) in error messages.
+_KEY_LIKE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_*.-]{4,}")
+_REDACTOR = Redactor()
+_MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,7 @@ class ChatClient:
         self.models = dict(models)
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.plain_models: set[str] = set()  # models that refused logprobs / max_tokens
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatClient:
@@ -77,29 +92,77 @@ class ChatClient:
         self, messages: Sequence[Mapping[str, str]], *, effort: str, json_mode: bool = False
     ) -> ChatResult:
         model = self.model_for(effort)
-        payload: dict[str, Any] = {
-            "model": model,
-            "messages": list(messages),
-            "max_tokens": MAX_TOKENS.get(effort, MAX_TOKENS["low"]),
-            "logprobs": True,
-        }
-        if json_mode:
-            payload["response_format"] = {"type": "json_object"}
+        limit = MAX_TOKENS.get(effort, MAX_TOKENS["low"])
+        plain = model in self.plain_models
+        response = self._post(_payload(model, messages, limit, json_mode, plain=plain))
+        if response.status_code == 400 and not plain and _refuses_extras(response):
+            self.plain_models.add(model)
+            response = self._post(_payload(model, messages, limit, json_mode, plain=True))
+        if response.status_code != 200:
+            message = self._provider_message(response)
+            raise AiUnavailable(
+                f"AI endpoint answered HTTP {response.status_code}"
+                + (f": {message}" if message else "")
+            )
+        return _read(response, model)
+
+    def _post(self, payload: Mapping[str, Any]) -> requests.Response:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
-            response = self.session.post(
-                self.url, json=payload, headers=headers, timeout=self.timeout
-            )
+            return self.session.post(self.url, json=payload, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise AiUnavailable(f"AI endpoint unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise AiUnavailable(f"AI endpoint answered HTTP {response.status_code}")
-        return _read(response, model)
+
+    def _provider_message(self, response: requests.Response) -> str:
+        """The provider's `error.message`, shortened, with keys and personal data taken out."""
+        message = _error(response).get("message")
+        if not isinstance(message, str) or not message.strip():
+            return ""
+        if self.api_key:
+            message = message.replace(self.api_key, REDACTED)
+        message = _KEY_LIKE.sub(REDACTED, message)
+        return _REDACTOR.scrub_text(" ".join(message.split()))[:_MAX_MESSAGE]
 
     def close(self) -> None:
         self.session.close()
+
+
+def _payload(
+    model: str,
+    messages: Sequence[Mapping[str, str]],
+    limit: int,
+    json_mode: bool,
+    *,
+    plain: bool,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"model": model, "messages": list(messages)}
+    if plain:
+        payload["max_completion_tokens"] = limit
+    else:
+        payload.update(max_tokens=limit, logprobs=True)
+    if json_mode:
+        payload["response_format"] = {"type": "json_object"}
+    return payload
+
+
+def _error(response: requests.Response) -> dict[str, Any]:
+    """The `error` object of an OpenAI-style error body ({} when there is none)."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return {}
+    if isinstance(error, str):
+        return {"message": error}
+    return error if isinstance(error, dict) else {}
+
+
+def _refuses_extras(response: requests.Response) -> bool:
+    """Does this 400 say the model refuses `logprobs` or `max_tokens`?"""
+    error = _error(response)
+    named = f"{error.get('param') or ''} {error.get('message') or ''}"
+    return any(p in named for p in _REFUSABLE)
 
 
 def _read(response: requests.Response, model: str) -> ChatResult:

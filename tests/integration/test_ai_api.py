@@ -41,11 +41,13 @@ def chat() -> Iterator[ChatServer]:
 def ai_settings(settings: Settings, chat: ChatServer, **extra: Any) -> Settings:
     values = settings.model_dump()
     values.update(
-        ai_base_url=chat.url,
-        ai_api_key=chat.api_key,
-        ai_model="small",
-        ai_model_high="big",
-        **extra,
+        {
+            "ai_base_url": chat.url,
+            "ai_api_key": chat.api_key,
+            "ai_model": "small",
+            "ai_model_high": "big",
+            **extra,
+        }
     )
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -176,8 +178,62 @@ async def test_unreachable_model_is_502_and_refunded(aiohttp_client, settings, c
     client = await client_for(aiohttp_client, ai_settings(settings, chat))
     resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
     assert resp.status == 502
-    assert (await resp.json())["details"] == "AI endpoint answered HTTP 500"
+    assert (await resp.json())["details"] == "AI endpoint answered HTTP 500: boom"
     assert credits.remaining(db, tenant["tenant_id"]) == 100
+
+
+async def test_provider_error_message_is_kept_without_secrets(
+    aiohttp_client, settings, chat, tenant
+) -> None:
+    chat.failures.append(401)
+    chat.failure_message = (
+        "Incorrect API key provided: sk-proj-****wxyz. Caller ops@example.com, key sk-test-1."
+    )
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    details = (await resp.json())["details"]
+    assert resp.status == 502
+    assert details.startswith("AI endpoint answered HTTP 401: Incorrect API key provided: ")
+    assert "wxyz" not in details and "sk-test-1" not in details and "ops@" not in details
+    assert "[redacted]" in details
+
+
+async def test_reasoning_model_retried_without_logprobs(
+    aiohttp_client, settings, chat, tenant
+) -> None:
+    """OpenAI's reasoning models refuse `logprobs` and `max_tokens` with a 400: the call is
+    repeated once without them (max_completion_tokens instead), and the model is remembered."""
+    chat.reasoning_models.add("reasoner")
+    client = await client_for(aiohttp_client, ai_settings(settings, chat, ai_model="reasoner"))
+    body = {"query": "Who makes EV batteries?", "options": {"format_json": True}}
+    resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert isinstance(data["response"], dict) and data["confidence"] is None
+    first, second = chat.requests
+    assert first["max_tokens"] == 1_000 and first["logprobs"] is True
+    assert "logprobs" not in second and "max_tokens" not in second
+    assert second["max_completion_tokens"] == 1_000
+    assert second["response_format"] == {"type": "json_object"}
+    # Remembered for the process: the next call goes plain at once.
+    resp = await client.post("/v1/enrich/ai", json={"query": "again"}, headers=auth(tenant))
+    assert resp.status == 200 and len(chat.requests) == 3
+    assert "logprobs" not in chat.requests[2]
+    # A model that refuses something else is not retried: its message reaches the caller.
+    chat.failures.append(400)
+    chat.failure_message = "Invalid value for 'temperature'."
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    assert resp.status == 502 and len(chat.requests) == 4
+    assert (await resp.json())["details"] == (
+        "AI endpoint answered HTTP 400: Invalid value for 'temperature'."
+    )
+
+
+async def test_ordinary_model_keeps_logprobs(aiohttp_client, settings, chat, tenant) -> None:
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    assert resp.status == 200 and (await resp.json())["confidence"] is not None
+    assert len(chat.requests) == 1 and chat.requests[0]["logprobs"] is True
 
 
 async def test_empty_account_is_402_before_the_model(aiohttp_client, settings, chat, db):

@@ -1,7 +1,8 @@
 """A local HTTP server speaking the OpenAI chat-completions protocol (and a Tavily-style
 `/search`), standing in for the paid language-model and search APIs: Bearer auth, scripted
 answers (else a default answer derived from the question), `usage`, `logprobs`, optional delay
-and failures, and a log of every request it answered.
+and failures, models that refuse `logprobs`/`max_tokens` with a 400 as OpenAI's reasoning
+models do, and a log of every request it answered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class ChatServer:
     api_key: str = "sk-test-1"
     replies: list[str] = field(default_factory=list)  # answered in order, then the default
     failures: list[int] = field(default_factory=list)  # HTTP statuses answered first
+    failure_message: str = "boom"  # the `error.message` of those failures
+    # Models answering 400 to `max_tokens` or `logprobs` (as OpenAI's o-series models do).
+    reasoning_models: set[str] = field(default_factory=set)
     delay: float = 0.0
     search_results: list[dict[str, str]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -47,7 +51,12 @@ class ChatServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.failures:
-            return web.json_response({"error": {"message": "boom"}}, status=self.failures.pop(0))
+            error = {"message": self.failure_message, "type": "api_error"}
+            return web.json_response({"error": error}, status=self.failures.pop(0))
+        if body["model"] in self.reasoning_models:
+            refused = self.refused(body)
+            if refused is not None:
+                return web.json_response({"error": refused}, status=400)
         content = self.replies.pop(0) if self.replies else self.default_reply(body)
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
         tokens = content.split() or [""]
@@ -62,7 +71,11 @@ class ChatServer:
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
                         "finish_reason": "stop",
-                        "logprobs": {"content": [{"token": t, "logprob": -0.05} for t in tokens]},
+                        "logprobs": (
+                            {"content": [{"token": t, "logprob": -0.05} for t in tokens]}
+                            if body.get("logprobs")
+                            else None
+                        ),
                     }
                 ],
                 "usage": {
@@ -72,6 +85,21 @@ class ChatServer:
                 },
             }
         )
+
+    @staticmethod
+    def refused(body: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI's answer to a reasoning model sent a parameter it does not support."""
+        for param, hint in (("max_tokens", " Use 'max_completion_tokens' instead."),
+                            ("logprobs", "")):  # fmt: skip
+            if param in body:
+                return {
+                    "message": f"Unsupported parameter: '{param}' is not supported with this "
+                    f"model.{hint}",
+                    "type": "invalid_request_error",
+                    "param": param,
+                    "code": "unsupported_parameter",
+                }
+        return None
 
     async def search(self, request: web.Request) -> web.Response:
         body = await request.json()
