@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from bridge.db.base import utcnow
 from bridge.logs import retention
@@ -23,28 +25,54 @@ LOCK_SECONDS = 3600
 @app.task(name="logs.cleanup_due", max_retries=0)
 def cleanup_due() -> list[dict[str, Any]]:
     """Clean every tenant that is due; one run at a time (a Redis lock), since a run over a
-    large backlog may outlast the check interval. A failed run is retried by the next check:
-    the tenant stays due until its cleanup completes."""
+    large backlog may outlast the check interval. A tenant whose cleanup fails is logged and
+    skipped, so it cannot block the tenants after it; it stays due for the next check."""
     settings = get_settings()
-    client = resources.broker_redis()
-    if not client.set(LOCK_KEY, "1", nx=True, ex=LOCK_SECONDS):
+    # redis-py's Lock holds a random token and releases by compare-and-delete (a Lua script):
+    # a run that outlived the lock never deletes the lock of the run that took it over.
+    lock = resources.broker_redis().lock(LOCK_KEY, timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
         log.info("logs.retention.skipped: another cleanup runs")
         return []
+    done: list[dict[str, Any]] = []
     try:
         db = resources.database()
         now = utcnow()
-        done = []
         for tenant in retention.due_tenants(db, now, settings.log_cleanup_hour):
-            result = retention.cleanup(db, tenant, now, settings.log_cleanup_chunk_rows)
-            counters.route_logs_deleted(result.rows_deleted)
-            done.append(
-                {
-                    "tenant_id": result.tenant_id,
-                    "rows_deleted": result.rows_deleted,
-                    "duration_ms": result.duration_ms,
-                    "cutoff": result.cutoff.isoformat(),
-                }
-            )
+            try:
+                result = retention.cleanup(db, tenant, now, settings.log_cleanup_chunk_rows)
+            except Exception as exc:  # one tenant's failure must not starve the others
+                # The type only: database errors can quote row values (personal data).
+                log.error(
+                    "logs.retention.cleanup_failed",
+                    tenant_id=tenant.tenant_id, error=type(exc).__name__,
+                )  # fmt: skip
+                done.append({"tenant_id": tenant.tenant_id, "error": type(exc).__name__})
+            else:
+                counters.route_logs_deleted(result.rows_deleted)
+                done.append(
+                    {
+                        "tenant_id": result.tenant_id,
+                        "rows_deleted": result.rows_deleted,
+                        "duration_ms": result.duration_ms,
+                        "cutoff": result.cutoff.isoformat(),
+                    }
+                )
+            if not _still_held(lock):
+                break  # another run took over after expiry: it finishes the due tenants
         return done
     finally:
-        client.delete(LOCK_KEY)
+        try:
+            lock.release()
+        except LockError:
+            log.warning("logs.retention.lock_expired", seconds=LOCK_SECONDS)
+
+
+def _still_held(lock: Lock) -> bool:
+    """Restart the lock's expiry after each tenant, so only a stuck tenant can let it lapse."""
+    try:
+        lock.reacquire()
+    except LockError:
+        log.warning("logs.retention.lock_lost", seconds=LOCK_SECONDS)
+        return False
+    return True
