@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from bridge.coalesce import Coalescer
 from bridge.credits import store
 from bridge.credits.service import Debit, InsufficientCredits
+from bridge.credits.store import NO_TAGS, Tags
 from bridge.credits.tables import CreditEntry
 from bridge.db import Database
 from bridge.db.base import utcnow
@@ -28,6 +29,7 @@ class DebitRequest:
     amount: int
     endpoint: str
     request_id: str | None
+    tags: Tags = NO_TAGS
 
 
 class DebitBatcher:
@@ -36,10 +38,18 @@ class DebitBatcher:
         self._coalescer: Coalescer[DebitRequest, Debit] = Coalescer(self._flush, max_batch)
 
     async def debit(
-        self, tenant_id: int, amount: int, endpoint: str, request_id: str | None = None
+        self,
+        tenant_id: int,
+        amount: int,
+        endpoint: str,
+        request_id: str | None = None,
+        tags: Tags = NO_TAGS,
     ) -> Debit:
-        """This request's debit, or InsufficientCredits (nothing taken)."""
-        return await self._coalescer.submit(DebitRequest(tenant_id, amount, endpoint, request_id))
+        """This request's debit, or InsufficientCredits (nothing taken). `tags` go on its ledger
+        line and on the returned Debit, so a refund of it carries them too."""
+        return await self._coalescer.submit(
+            DebitRequest(tenant_id, amount, endpoint, request_id, tags)
+        )
 
     async def _flush(self, requests: list[DebitRequest]) -> list[Debit | InsufficientCredits]:
         return await asyncio.to_thread(self._apply, requests)
@@ -78,6 +88,7 @@ class DebitBatcher:
                     "endpoint": req.endpoint,
                     "request_id": req.request_id,
                     "created_at": now,
+                    **req.tags.columns(),
                 }
                 for req, outcome in zip(requests, outcomes, strict=True)
                 if isinstance(outcome, Debit) and req.amount
@@ -88,4 +99,4 @@ class DebitBatcher:
 
 
 def _paid(req: DebitRequest, remaining: int) -> Debit:
-    return Debit(req.tenant_id, req.amount, remaining, req.endpoint, None)
+    return Debit(req.tenant_id, req.amount, remaining, req.endpoint, None, req.tags)

@@ -6,12 +6,14 @@ speed of one Redis script call per batch, and the workers do the work.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import arefund
+from bridge.credits.store import Tags
 from bridge.db import Database
 from bridge.workflows.config import WorkflowDef
 from bridge.workflows.jobs import JobIntake, NewJob
@@ -75,18 +77,23 @@ class WorkflowService:
         `response` is the answer so far, kept with the job for the audit log."""
         definition = self.definition(workflow_id)
         cost = price(definition, body)
-        spent = await self.debits.debit(tenant_id, cost, f"workflows:{workflow_id}", request_id)
+        # The job id is the run id on the ledger line, so it is chosen before paying.
+        job_id = uuid.uuid4().hex
+        spent = await self.debits.debit(
+            tenant_id, cost, f"workflows:{workflow_id}", request_id,
+            Tags(workflow_id=workflow_id, workflow_run_id=job_id),
+        )  # fmt: skip
         payload = body.model_dump(mode="json")
         payload["_response"] = {**response, "credits_consumed": cost,
                                 "credits_remaining": spent.remaining}  # fmt: skip
         job = NewJob(tenant_id, workflow_id, payload, [s.name for s in definition.steps],
-                     request_id, dedupe_key)  # fmt: skip
+                     request_id, dedupe_key, job_id)  # fmt: skip
         try:
             accepted = await self.intake.accept(job)
         except BaseException:
             await arefund(self.db, spent)
             raise
-        if accepted.duplicate:
+        if accepted.duplicate:  # the refund carries the same tags: this run id nets to zero
             remaining = await arefund(self.db, spent)
             return Acceptance(accepted.job_id, True, 0, remaining)
         return Acceptance(accepted.job_id, False, cost, spent.remaining)

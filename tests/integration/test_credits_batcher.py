@@ -1,14 +1,17 @@
-"""Batched debits: exact outcomes per request, no overspend, one ledger line each."""
+"""Batched debits: exact outcomes per request, no overspend, one ledger line each, carrying its
+tags."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from bridge.credits import service
 from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import Debit, InsufficientCredits
+from bridge.credits.store import NO_TAGS, Tags
 from bridge.credits.tables import CreditEntry
 from bridge.db import Database
 from bridge.tenants.tables import Tenant
@@ -44,4 +47,24 @@ async def test_concurrent_batched_debits_never_overspend(any_database_url: str) 
             select(func.count()).select_from(CreditEntry).where(CreditEntry.kind == "debit")
         )
     assert lines == 103
+    db.dispose()
+
+
+async def test_tags_reach_the_ledger_and_refunds_net_out(database_url: str) -> None:
+    db = Database(database_url)
+    tenant = _tenant(db, "tagged", 20)
+    batcher = DebitBatcher(db)
+    tags = Tags(workflow_id="wf", workflow_run_id="run-1", custom_key="k", custom_value="v")
+    kept, refunded, untagged = await asyncio.gather(
+        batcher.debit(tenant, 3, "workflows:wf", "rid-1", tags),
+        batcher.debit(tenant, 5, "workflows:wf", "rid-2", tags),
+        batcher.debit(tenant, 7, "other"),
+    )
+    assert kept.tags == tags and untagged.tags == NO_TAGS
+    await service.arefund(db, refunded)
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    assert service.usage(db, tenant, start, end, Tags(workflow_id="wf")) == 3
+    assert service.usage(db, tenant, start, end, Tags(workflow_run_id="run-1")) == 3
+    assert service.usage(db, tenant, start, end, Tags(custom_key="k", custom_value="v")) == 3
+    assert service.usage(db, tenant, start, end) == 10
     db.dispose()
