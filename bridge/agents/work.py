@@ -56,7 +56,9 @@ class PersonAgent:
         self.budget = budget
 
     def missing(self, record: Mapping[str, Any]) -> list[str]:
-        has = {k for k, v in record.items() if v}
+        # A sought field is held back from the lookup (see `work`), so it cannot make the
+        # record workable: phone-email with only an email is skipped, not worked on nothing.
+        has = {k for k, v in record.items() if v and k not in self.wanted}
         named = {"first_name", "last_name"} <= has and bool({"company_name", "company_url"} & has)
         if self.name == "email":  # the documented email lookup needs name + company
             if named:
@@ -65,7 +67,9 @@ class PersonAgent:
             return gaps + ([] if {"company_name", "company_url"} & has else ["company_name"])
         if named or "linkedin" in has or "email" in has:
             return []
-        return ["first_name+last_name+company_name, linkedin or email"]
+        keys = ["first_name+last_name+company_name", "linkedin", "email"]
+        keys = [k for k in keys if k not in self.wanted]
+        return [", ".join(keys[:-1]) + " or " + keys[-1]]
 
     def work(self, tenant_id: int, record: Mapping[str, Any]) -> Outcome:
         facts = {

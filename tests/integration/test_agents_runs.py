@@ -255,6 +255,23 @@ async def test_inline_records_skip_missing_fields(client, tenant, agent_settings
     ]
 
 
+async def test_phone_email_skips_a_record_with_only_an_email(client, tenant, agent_settings, db):
+    """The email is what phone-email looks for, so it is never an input: a record with nothing
+    else is skipped, not looked up on nothing. For the phone agent an email is enough."""
+    records = [{"id": "e1", "email": "grace@navy.mil"}]
+    both = await submit(client, tenant, "phone-email", {"records": records, "max_credits": 50})
+    phone = await submit(client, tenant, "phone", {"records": records, "max_credits": 50})
+    h = harness(agent_settings, db)
+    h.drive(both["run_id"])
+    h.drive(phone["run_id"])
+    done = await status(client, tenant, both["run_id"])
+    assert (done["processed"], done["skipped"]) == (0, 1)
+    _, (_, c_rows) = fetch_csvs(h, both)
+    assert c_rows[0]["outcome"] == "skipped: missing first_name+last_name+company_name or linkedin"
+    done = await status(client, tenant, phone["run_id"])
+    assert (done["processed"], done["skipped"]) == (1, 0)
+
+
 async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings, chat, db):
     acme = sandbox.create("Account", {"Name": "Acme Robotics", "Website": "https://acme.io"})
     lead = make_leads(sandbox)[0]  # a Lead is not a company: skipped
