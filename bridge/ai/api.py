@@ -2,8 +2,9 @@
 
 One credit is reserved before the model is asked (an empty account gets its 402 without a
 model call); the rest of the documented band is debited once the answer's size is known,
-capped by `max_credits`. A failed call is refunded. No configured model: 503, never a made-up
-answer.
+capped by `max_credits` and by what the account has left (the docs: max_credits "defaults to
+your account limit"), so a caller never gets a 402 for an answer the model already gave. A
+failed call is refunded. No configured model: 503, never a made-up answer.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ _ERRORS = {
 }
 _CREDITS = (
     "Simple 1-3, standard 3-6, complex 6-12 credits by response size; JSON output +1 "
-    "(+2 when a retry was needed for valid JSON); at most max_credits"
+    "(+2 when a retry was needed for valid JSON); at most max_credits or what the account "
+    "has left"
 )
 
 
@@ -85,17 +87,15 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
         await refund_charge(request, reserved)
         raise
     cost = min(answer.credits, body.max_credits) if body.max_credits else answer.credits
-    remaining = reserved.remaining
-    if cost > 1:
-        try:
-            remaining = (await charge(request, cost - 1)).remaining
-        except ApiError:
-            await refund_charge(request, reserved)
-            raise
+    try:
+        extra, remaining = await _charge_up_to(request, cost - 1, reserved.remaining)
+    except Exception:
+        await refund_charge(request, reserved)
+        raise
     return json_model(
         AIEnrichResponse(
             success=True, query=body.query, response=answer.response,
-            confidence=answer.confidence, credits_consumed=max(cost, 1),
+            confidence=answer.confidence, credits_consumed=1 + extra,
             credits_remaining=remaining,
             token_usage=TokenUsage(prompt_tokens=answer.prompt_tokens,
                                    completion_tokens=answer.completion_tokens,
@@ -104,6 +104,20 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
             agent_used=answer.agent_used,
         )
     )  # fmt: skip
+
+
+async def _charge_up_to(request: web.Request, amount: int, remaining: int) -> tuple[int, int]:
+    """Charge `amount`, or what the account has left when that is less (the answer exists
+    already); returns (charged, remaining)."""
+    while amount > 0:
+        try:
+            return amount, (await charge(request, amount)).remaining
+        except ApiError as exc:
+            if exc.status != 402:
+                raise
+            remaining = exc.credits_remaining or 0
+            amount = min(amount - 1, remaining)  # shrinks each time: a race cannot loop
+    return 0, remaining
 
 
 @routes.post(

@@ -132,6 +132,25 @@ async def test_max_credits_caps_the_charge(aiohttp_client, settings, chat, tenan
     assert data["credits_consumed"] == 5 and data["credits_remaining"] == 95
 
 
+async def test_charge_capped_at_what_the_account_has_left(aiohttp_client, settings, chat, db):
+    """The band is known only after the model answered: an account that covers the reserved
+    credit but not the band pays what it has left, never a 402 for an answer already given."""
+    created = tenants.create_key(db, "thin")
+    credits.grant(db, created.tenant_id, 3)
+    headers = {"Authorization": f"Bearer {created.key}"}
+    chat.replies.append("x" * 5000)  # complex band: 9 credits
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post("/v1/enrich/ai", json={"query": "long"}, headers=headers)
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["credits_consumed"] == 3 and data["credits_remaining"] == 0
+    assert resp.headers["X-Credits-Remaining"] == "0"
+    assert credits.remaining(db, created.tenant_id) == 0
+    # Now empty: the next request is a 402 before the model is asked.
+    resp = await client.post("/v1/enrich/ai", json={"query": "more"}, headers=headers)
+    assert resp.status == 402 and len(chat.requests) == 1
+
+
 async def test_unconfigured_is_a_503_not_an_answer(aiohttp_client, settings, tenant, db):
     client = await client_for(aiohttp_client, settings)
     for path in ("/v1/enrich/ai", "/v1/enrich/research"):
