@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import redis
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 from simple_salesforce import format_soql
 from sqlalchemy import select
 
@@ -42,6 +44,7 @@ class Stack:
     tenant_id: int
     human: str
     rdb: redis.Redis
+    web_url: str
 
     def leads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         soql = format_soql(SOQL, ids=ids)
@@ -79,7 +82,7 @@ def stack(
         ) as c:
             processes.worker(c.env, pool="solo")
             rdb = redis.Redis.from_url(broker_url)
-            yield Stack(c.sandbox, upstream, c.env, db, c.tenant_id, c.human, rdb)
+            yield Stack(c.sandbox, upstream, c.env, db, c.tenant_id, c.human, rdb, c.web_url)
             rdb.close()
     db.dispose()
 
@@ -180,3 +183,28 @@ def test_leads_are_enriched_and_written_back(stack: Stack) -> None:
     assert result["written"] == 0 and result["processed"] == 0
     assert {i: r["SystemModstamp"] for i, r in stack.leads(ids).items()} == before
     assert len(stack.logs()) == count
+
+    # The work above moved the pipeline metrics, pushed by the worker and summed by the web.
+    wanted = {
+        "batches": ("bridge_batch_size_count", {"object": "Lead"}),
+        "enrich runs": ("bridge_pipeline_step_runs_total", {"step": "enrich", "outcome": "ok"}),
+        "processed": ("bridge_pipeline_records_total", {"outcome": "processed"}),
+        "salesforce calls": ("bridge_salesforce_api_calls_total", {}),
+    }
+    wait_until(
+        lambda: all(metric_sum(stack.web_url, n, **labels) > 0 for n, labels in wanted.values()),
+        15,
+        "pipeline metrics on /metrics",
+    )
+    assert metric_sum(stack.web_url, "bridge_pipeline_records_total", outcome="processed") >= 4
+
+
+def metric_sum(web_url: str, name: str, **labels: str) -> float:
+    """The sum of a scraped series over the samples whose labels include `labels`."""
+    text = requests.get(f"{web_url}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
