@@ -30,6 +30,7 @@ def upstream() -> Iterator[UpstreamServer]:
         email_status="valid",
         linkedin_url="https://linkedin.com/in/grace",
     )
+    server.company_domains["us navy"] = "navy.mil"
     server.companies["databricks.com"] = {
         "name": "Databricks",
         "domain": "databricks.com",
@@ -112,6 +113,20 @@ async def test_phone_from_email_and_echoes(client, auth, upstream) -> None:
     assert data["phone"] == "+12025550100" and data["email"] == "grace@navy.mil"
     assert data["first_name"] == "Grace" and data["company"] == "navy.mil"
     assert data["linkedin_id"] is None and data["credits_consumed"] == 5
+
+
+async def test_email_from_name_and_company_name_uses_the_upstream_email_search(
+    client, auth, upstream
+) -> None:
+    body = {"record_id": "e2", "first_name": "Grace", "last_name": "Hopper", "company": "US Navy",
+            "max_credits": 7}  # fmt: skip
+    resp, data = await post(client, "email", body, auth)
+    assert resp.status == 200, data
+    assert data["email"] == "grace@navy.mil" and data["confidence"] == 0.85
+    assert data["credits_consumed"] == 5 and data["company"] == "US Navy"
+    (sent,) = upstream.seen("email")  # no domain known: the person lookup cannot be used
+    assert sent["company"] == "US Navy" and sent["max_credits"] == 7
+    assert upstream.seen("person") == []
 
 
 async def test_nothing_found_is_not_charged(client, auth) -> None:

@@ -191,3 +191,12 @@ def test_answer_missing_upstream_while_it_is_down_is_not_cached(upstream, redis_
     assert not answered.cached and answered.value("title") == "Rear Admiral"
     assert service.enrich(1, "sf:Lead", subject, ["title", "phone"], budget=5).cached
     client.close()
+
+
+def test_phone_search_respects_the_budget(upstream) -> None:
+    linked = {"first_name": "Grace", "last_name": "Hopper", "linkedin_id": "grace"}
+    cascade = Cascade([OfflineProvider(), provider(upstream)])
+    broke = cascade.run(Subject.of("person", "00Q8", linked), ["phone"], 0)
+    assert upstream.seen() == [] and "phone" not in broke.values and broke.credits == 0
+    cascade.run(Subject.of("person", "00Q8", linked), ["phone"], 3)
+    assert upstream.seen("phone")[0]["max_credits"] == 3

@@ -22,6 +22,8 @@ class UpstreamServer:
     balance: int = 1000
     people: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     companies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # company name -> domain: how the email search finds the domain when none is given
+    company_domains: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # endpoint ("*" for any) -> list of (status, retry_after) answered before real work
     scripted: dict[str, list[tuple[int, float | None]]] = field(default_factory=dict)
@@ -93,6 +95,8 @@ class UpstreamServer:
 
     def _person_data(self, body: dict[str, Any]) -> dict[str, Any] | None:
         domain = str(body.get("company_domain") or body.get("domain") or "").lower()
+        if not domain and body.get("company"):
+            domain = self.company_domains.get(str(body["company"]).lower(), "")
         key = (
             str(body.get("first_name", "")).lower(),
             str(body.get("last_name", "")).lower(),

@@ -1,5 +1,7 @@
-"""An upstream enrichment API speaking the documented protocol (`/v1/enrich/person`, `phone`,
-`email`, `company`) on its own base URL with its own key.
+"""An upstream enrichment API speaking the documented protocol on its own base URL with its
+own key. Which endpoint answers what: `person` when a name and a company domain are known (from
+the record's domain, website or email); else `email` (name + company name) for an email and
+`phone` (email or LinkedIn id) for a phone; `company` for firmographics.
 
 Spending: every call passes what is left of the record's budget as `max_credits` and the
 `credits_consumed` it answers is counted. `429`: wait `retry_after` when that is short, else
@@ -89,7 +91,8 @@ class UpstreamProvider:
     ) -> None:
         get = subject.get
         domain = get("company_domain") or _domain_of(get("website")) or _domain_of(get("email"))
-        if get("first_name") and get("last_name") and domain:
+        named = bool(get("first_name") and get("last_name"))
+        if named and domain:
             body = {"record_id": subject.record_id, "first_name": get("first_name"),
                     "last_name": get("last_name"), "company_domain": domain,
                     "email": get("email"), "linkedin_id": get("linkedin_id")}  # fmt: skip
@@ -102,12 +105,23 @@ class UpstreamProvider:
                         key == "email") else overall  # fmt: skip
                     answer.values[key] = FieldValue(person[key], self.name, score)
             return
-        if "phone" in wanted and (get("email") or get("linkedin_id")):
+        if "email" in wanted and named and get("company"):
+            # The person lookup needs a domain; the email search takes a company name and
+            # finds the domain itself.
             body = {"record_id": subject.record_id, "first_name": get("first_name"),
                     "last_name": get("last_name"), "company": get("company"),
-                    "email": get("email"), "linkedin_id": get("linkedin_id"),
+                    "linkedin_id": get("linkedin_id")}  # fmt: skip
+            data = self._call("email", body, budget - answer.credits, answer)
+            if data and data.get("email"):
+                score = _confidence(data.get("confidence"), 0.7)
+                answer.values["email"] = FieldValue(data["email"], self.name, score)
+        email = get("email") or (answer.values["email"].value if "email" in answer.values else None)
+        if "phone" in wanted and (email or get("linkedin_id")):
+            body = {"record_id": subject.record_id, "first_name": get("first_name"),
+                    "last_name": get("last_name"), "company": get("company"),
+                    "email": email, "linkedin_id": get("linkedin_id"),
                     "domain": domain}  # fmt: skip
-            data = self._call("phone", body, None, answer)
+            data = self._call("phone", body, budget - answer.credits, answer)
             if data and data.get("phone"):
                 score = _confidence(data.get("confidence"), 0.7)
                 answer.values["phone"] = FieldValue(data["phone"], self.name, score)
