@@ -112,6 +112,11 @@ class PersonAgent:
         )
 
 
+# What a research query tells the model and the search tool about a record: enough to find
+# the subject, no contact data (a Lead's email and phone stay out of third-party prompts).
+QUERY_FIELDS = ("first_name", "last_name", "company_name", "company_url", "linkedin", "country")
+
+
 class ResearchAgent:
     name = "deep-research"
 
@@ -126,12 +131,12 @@ class ResearchAgent:
         has = {k for k, v in record.items() if v}
         if self.entity_type == "company":
             return [] if {"company_name", "company_url"} & has else ["company_name or company_url"]
-        if {"first_name", "last_name"} <= has or {"email", "linkedin"} & has:
-            return []
-        return ["first_name+last_name, email or linkedin"]
+        if {"first_name", "last_name"} <= has or "linkedin" in has:
+            return []  # an email alone is not enough: it is never sent (see QUERY_FIELDS)
+        return ["first_name+last_name or linkedin"]
 
     def query(self, record: Mapping[str, Any]) -> str:
-        known = {k: v for k, v in record.items() if v and k != "id"}
+        known = {k: record[k] for k in QUERY_FIELDS if record.get(k)}
         facts = "; ".join(f"{k}: {v}" for k, v in known.items())
         subject = "company" if self.entity_type == "company" else "person"
         text = f"Research this {subject} ({facts})."

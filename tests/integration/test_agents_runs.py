@@ -311,6 +311,43 @@ async def test_deep_research_on_accounts(client, tenant, sandbox, agent_settings
     assert spent >= 1 and done["credits_consumed"] == spent and c_rows[0]["provider"] == "ai"
 
 
+async def test_research_sends_no_contact_data(client, tenant, sandbox, agent_settings, chat, db):
+    """The model and the search tool get name, company, URL, LinkedIn and country: never the
+    record's email or phone. An email alone therefore does not make a person researchable."""
+    lead = sandbox.create(
+        "Lead",
+        {
+            "FirstName": "Grace",
+            "LastName": "Hopper",
+            "Company": "Navy",
+            "Website": "https://navy.mil",
+            "Email": "grace.private@example.com",
+            "Phone": "+12025550199",
+            "Country": "US",
+        },
+    )
+    body = {"ids": [lead], "entity_type": "person", "max_credits": 40}
+    accepted = await submit(client, tenant, "deep-research", body)
+    only_email = {"records": [{"id": "r1", "email": "x@example.com"}]}
+    skipped = await submit(
+        client, tenant, "deep-research", {**only_email, "entity_type": "person", "max_credits": 9}
+    )
+    searching = agent_settings.model_copy(update={"ai_search_url": chat.url.removesuffix("/v1")})
+    h = harness(searching, db)
+    h.drive(accepted["run_id"])
+    h.drive(skipped["run_id"])
+    (_, rows), _ = fetch_csvs(h, accepted)
+    query = rows[0]["query"]
+    assert "Grace" in query and "Navy" in query and "navy.mil" in query and "US" in query
+    sent = [chat.searches[-1]["query"], *(m["content"] for m in chat.requests[-1]["messages"])]
+    for text in [query, *sent]:
+        assert "grace.private" not in text and "2025550199" not in text
+    done = await status(client, tenant, skipped["run_id"])
+    assert (done["processed"], done["skipped"]) == (0, 1)
+    _, (_, c_rows) = fetch_csvs(h, skipped)
+    assert c_rows[0]["outcome"] == "skipped: missing first_name+last_name or linkedin"
+
+
 async def test_validation_status_codes_and_rate_limit(
     aiohttp_client, client, tenant, db, agent_settings
 ) -> None:
