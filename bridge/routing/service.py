@@ -28,6 +28,7 @@ import redis
 import redis.asyncio
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.db import Database, utcnow
@@ -401,14 +402,37 @@ class RoutingService:
                         continue
                     message = "; ".join(e.message for e in result.errors) or "update failed"
                     raise OwnerNotWritten(record_id, codes(result), message)
-            with self.db.session() as session:
-                self.record(
-                    session, tenant_id, sobject, pick, prev_owner=prev,
-                    reason=_reason(reset, "round_robin"), idempotency_key=idempotency_key,
-                    request_id=request_id,
-                )  # fmt: skip
+            try:
+                with self.db.session() as session:
+                    self.record(
+                        session, tenant_id, sobject, pick, prev_owner=prev,
+                        reason=_reason(reset, "round_robin"), idempotency_key=idempotency_key,
+                        request_id=request_id,
+                    )  # fmt: skip
+            except IntegrityError:
+                # A concurrent assign of this record replayed the same pick and logged it
+                # first (one assign per pool sequence): its assignment is the answer.
+                return self._logged_assignment(tenant_id, sobject, pick)
             return done
         raise NoMemberAvailable(pool, "nobody", {"inactive": len(refused)})
+
+    def _logged_assignment(self, tenant_id: int, sobject: str, pick: Pick) -> Assignment:
+        with self.db.read() as session:
+            row = session.scalars(
+                select(RouteLog).where(
+                    RouteLog.tenant_id == tenant_id, RouteLog.pool == pick.pool,
+                    RouteLog.sequence == pick.sequence, RouteLog.action == "assign",
+                )
+            ).one()  # fmt: skip
+        if (row.object, row.object_id) != (sobject, pick.record_id):
+            raise RuntimeError(
+                f"pool {pick.pool!r}: sequence {pick.sequence} is already logged for "
+                f"{row.object} {row.object_id}"
+            )
+        return Assignment(
+            pick.pool, sobject, pick.record_id, str(row.assigned_to), pick.sequence,
+            row.timestamp, pick.pool_size, True, row.prev_owner,
+        )  # fmt: skip
 
     def _log_refusal(
         self, tenant_id: int, sobject: str, pick: Pick, prev: str | None, request_id: str | None

@@ -1,0 +1,108 @@
+"""Concurrent assigns of one record without an Idempotency-Key, against the sandbox, Redis
+and SQL: one pick, one `assign` route log (one per pool sequence, on SQLite and PostgreSQL),
+and both callers get the same assignment."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bridge.db import Database
+from bridge.db.migrate import upgrade
+from bridge.logs.tables import RouteLog
+from bridge.routing.step import routing_service
+from tests.conftest import (
+    _create_postgres_database,
+    _drop_postgres_database,
+    _postgres_available,
+)
+from tests.integration.test_routing_fixtures import make_pool, make_tenant
+
+BEFORE_0008 = "3c1e5b7a9d20"  # 0007_credit_leases
+
+
+def test_two_concurrent_assigns_of_one_lead_log_one_assign(
+    sf_settings, gateway, client, db, sandbox
+) -> None:
+    tenant = make_tenant(db)
+    sandbox.seed(users=4, seed=35)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
+    lead = sandbox.create("Lead", {"LastName": "Race", "Company": "Race Co"})
+    before = gateway.fetch("Lead", [lead], ["Id", "OwnerId"])[0]["OwnerId"]
+    service = routing_service(db, client, gateway, sf_settings)
+    # Both requests are inside their OwnerId write before either logs: the race of the report.
+    sandbox.add_fault(kind="latency", path="composite/sobjects", method="PATCH",
+                      latency_ms=1000, times=2)  # fmt: skip
+    start = threading.Barrier(2)
+
+    def assign() -> Any:
+        start.wait()
+        return service.assign(tenant, "Lead", lead, "inbound")
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first, second = [f.result() for f in [pool.submit(assign), pool.submit(assign)]]
+    finally:
+        sandbox.clear_faults()
+    assert (first.assigned_to, first.sequence) == (second.assigned_to, second.sequence) == (a, 1)
+    assert first.prev_owner == second.prev_owner == before
+    assert sorted([first.cached, second.cached]) == [False, True]
+    with db.session() as session:
+        logs = list(session.query(RouteLog).filter(RouteLog.object_id == lead))
+    assert [(e.action, e.assigned_to, e.sequence, e.prev_owner) for e in logs] == [
+        ("assign", a, 1, before)
+    ]
+    assert gateway.fetch("Lead", [lead], ["Id", "OwnerId"])[0]["OwnerId"] == a
+    again = service.assign(tenant, "Lead", lead, "inbound")  # a later retry replays it
+    assert (again.assigned_to, again.sequence, again.cached) == (a, 1, True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url_at_0007(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A database migrated up to the revision before 0008."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+        upgrade(url, BEFORE_0008)
+        yield url
+        return
+    if not _postgres_available():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    url = _create_postgres_database()
+    try:
+        upgrade(url, BEFORE_0008)
+        yield url
+    finally:
+        _drop_postgres_database(url)
+
+
+def test_migration_0008_keeps_earlier_duplicates_as_skips_and_enforces_one_assign(
+    url_at_0007: str,
+) -> None:
+    db = Database(url_at_0007)
+    try:
+        tenant = make_tenant(db)
+        row = {"tenant_id": tenant, "object": "Lead", "pool": "inbound", "sequence": 7}
+        with db.session() as session:  # what the race left behind before the fix
+            session.add(RouteLog(object_id="a", action="assign", reason="round_robin", **row))
+            session.add(RouteLog(object_id="a", action="assign", reason="round_robin", **row))
+            session.add(RouteLog(object_id="b", action="skip", **row))
+        upgrade(url_at_0007)
+        with db.session() as session:
+            logs = list(session.query(RouteLog).order_by(RouteLog.id))
+        assert [e.action for e in logs] == ["assign", "skip", "skip"]
+        assert logs[1].reason.startswith("duplicate assign log") and "round_robin" in (
+            logs[1].reason)  # fmt: skip
+        with pytest.raises(sa.exc.IntegrityError), db.session() as session:
+            session.add(RouteLog(object_id="c", action="assign", **row))
+        with db.session() as session:  # other pools, sequences and actions are untouched
+            session.add(RouteLog(object_id="c", action="assign", **{**row, "sequence": 8}))
+            session.add(RouteLog(object_id="c", action="assign", **{**row, "pool": "other"}))
+            session.add(RouteLog(object_id="c", action="skip", **row))
+    finally:
+        db.dispose()
