@@ -171,7 +171,15 @@ def test_killed_worker_run_resumes_without_double_charges(
     assert sum(int(r["credits_spent"]) for r in c_rows) == done["credits_consumed"]
     header, rows = read_csv(_local(accepted["result_path"]).read_bytes())
     assert header[0] == "id" and [r["id"] for r in rows] == accounts
-    # The record in flight at the kill may have been asked twice; none more than that.
-    asked = Counter(m["messages"][1]["content"] for m in stack.chat.requests)
-    assert len(asked) == 6 and max(asked.values()) <= 2
+    # Each record's question names its account; records settled before the kill were asked
+    # exactly once, and only the one in flight at the kill may have been asked again.
+    asked = Counter(
+        n
+        for m in stack.chat.requests
+        for n in range(6)
+        if f"company_name: Resume Co {n};" in m["messages"][1]["content"]
+    )
+    assert len(stack.chat.requests) == sum(asked.values())  # every question is one record's
+    assert all(asked[accounts.index(a)] == 1 for a in charged_before), (asked, charged_before)
+    assert set(asked) == set(range(6)) and sum(asked.values()) <= 6 + 1, asked
     assert credits.remaining(stack.db, stack.tenant_id) == 10_000 - done["credits_consumed"]
