@@ -2,7 +2,8 @@
 
 The research reference documents `query`, `options` and `agent_type`; it also takes `effort`
 (default medium) and `max_credits` like its sibling. `agent_type` is one of the three agents
-(general, funding, legal); null means general.
+(general, funding, legal); null means general. Fields the docs do not name are a 422, not
+silently dropped (a misspelt `max_credit` must not lift the cap).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ MAX_QUERY_CHARS = 8_000
 
 
 class AIEnrichmentOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     format_json: bool = Field(
         False, strict=True, description="Return the response as a structured JSON object"
     )
 
 
 class _Question(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS,
                        description="The prompt or question (at most 8,000 characters)")  # fmt: skip

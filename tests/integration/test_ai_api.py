@@ -181,6 +181,8 @@ async def test_validation(aiohttp_client, settings, chat, tenant) -> None:
         {"query": "q", "agent_type": "sales"},
         {"query": "q", "options": {"format_json": "yes"}},
         {"query": "q", "max_credits": 0},
+        {"query": "q", "max_credit": 5},  # not a documented field
+        {"query": "q", "options": {"format_json": True, "temperature": 0}},
     ]
     for body in bad:
         resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
