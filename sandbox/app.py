@@ -1,11 +1,12 @@
 """The sandbox's aiohttp application: routes, and the middleware every API call passes.
 
-Order for `/services/data/vXX.X/...` and `/services/Soap/...`: injected faults (latency, errors)
--> session check (401 INVALID_SESSION_ID) -> API budget (403 REQUEST_LIMIT_EXCEEDED) ->
-version check (404 NOT_FOUND; SOAP: UNSUPPORTED_API_VERSION) -> handler. Every such response
-carries `Sforce-Limit-Info`. SalesforceError becomes a Salesforce-shaped JSON body; aiohttp's own
-404/405 (no route, wrong method) become NOT_FOUND / METHOD_NOT_ALLOWED bodies like Salesforce's;
-anything unexpected becomes 500 UNKNOWN_EXCEPTION.
+Every request first passes the edge (`sandbox.edge`: 414/431 past 16,384 bytes of URI and
+headers). Then, for `/services/data/vXX.X/...` and `/services/Soap/...`: injected faults
+(latency, errors) -> session check (401 INVALID_SESSION_ID) -> API budget (403
+REQUEST_LIMIT_EXCEEDED) -> version check (404 NOT_FOUND; SOAP: UNSUPPORTED_API_VERSION) ->
+handler. Every such response carries `Sforce-Limit-Info`. SalesforceError becomes a
+Salesforce-shaped JSON body; aiohttp's own 404/405 (no route, wrong method) become NOT_FOUND /
+METHOD_NOT_ALLOWED bodies like Salesforce's; anything unexpected becomes 500 UNKNOWN_EXCEPTION.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from sandbox import control, rest, soap
 from sandbox.auth import bearer_token, token_endpoint
+from sandbox.edge import edge_limits
 from sandbox.errors import SalesforceError, not_found
 from sandbox.faults import fault_error
 from sandbox.state import SUPPORTED_VERSIONS, SandboxState
@@ -119,7 +121,9 @@ async def _callouts_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(state: SandboxState) -> web.Application:
-    app = web.Application(middlewares=[api_middleware], client_max_size=64 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[edge_limits, api_middleware], client_max_size=64 * 1024 * 1024
+    )
     app["sandbox"] = state
     app.router.add_post("/services/oauth2/token", token_endpoint)
     rest.add_routes(app)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sandbox.app import create_app
 from sandbox.callouts import CalloutConfig, new_secret
+from sandbox.edge import MAX_HEADER_FIELD, MAX_REQUEST_LINE
 from sandbox.schema import load_schema
 from sandbox.state import SandboxState
 from sandbox.store import Database
@@ -111,7 +112,10 @@ async def serve(options: ServeOptions) -> None:
     )  # fmt: skip
     if options.jwt_public_key:
         state.sessions.register_jwt_key(options.jwt_public_key.read_text("utf-8"))
-    runner = web.AppRunner(create_app(state), access_log=None)
+    runner = web.AppRunner(
+        create_app(state), access_log=None,
+        max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD,
+    )  # fmt: skip
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port, ssl_context=context)
     await site.start()

@@ -19,10 +19,15 @@ from bridge.salesforce import ids as sf_ids
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 _SOBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
-# One REST query travels in a GET URL; Salesforce refuses URLs beyond ~16 KB. Leave room for
-# the host, path and percent-encoding of quotes and spaces.
+# One REST query travels in a GET URL, and Salesforce refuses a request whose URI and headers
+# together pass 16,384 bytes (414/431), long before its 100,000-character SOQL limit.
+# Percent-encoding grows a query by at most half (`, ` -> `%2C+`; an id's `'<18>',` 21 -> 27
+# characters), so 10,000 characters stay under ~15,000 in the URL, with room for the headers.
 DEFAULT_MAX_SOQL_LENGTH = 10_000
-DEFAULT_IN_CHUNK = 200
+_ID_LITERAL = len("'001000000000000AAA',")
+# Ids per `IN` query: as many as the length guard admits (~470 with a few fields; 5,000 ids
+# take 11 queries), so the guard decides. Pass a smaller chunk_size to cap it further.
+DEFAULT_IN_CHUNK = DEFAULT_MAX_SOQL_LENGTH // _ID_LITERAL
 MAX_BATCH = 2_000  # Salesforce returns at most 2,000 records per query response
 
 
@@ -105,10 +110,11 @@ def by_ids(
     valid = sf_ids.normalize_all(record_ids, sobject)
     queries: list[str] = []
     chunk: list[str] = []
-    # "'<18 chars>'," per id; the IN clause frame is small and fixed.
-    frame = len(head) + len(" WHERE Id IN ()")
+    # The IN clause frame is small and fixed; each id adds its literal and a comma.
+    frame = len(head) + len(" WHERE Id IN ()") - 1
     for record_id in valid:
-        if chunk and (len(chunk) >= chunk_size or frame + 21 * (len(chunk) + 1) > max_length):
+        too_long = frame + _ID_LITERAL * (len(chunk) + 1) > max_length
+        if chunk and (len(chunk) >= chunk_size or too_long):
             queries.append(format_soql(head + " WHERE Id IN {ids}", ids=chunk))
             chunk = []
         chunk.append(record_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from simple_salesforce import format_soql
@@ -117,18 +118,42 @@ def test_writes_refuse_bad_input_before_calling(gateway: SalesforceGateway) -> N
     assert gateway.calls_by_operation == {}
 
 
+def _request_sizes(gateway: SalesforceGateway) -> list[int]:
+    """Bytes of request line and headers of each request as it leaves (Host included)."""
+    sizes: list[int] = []
+
+    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+        sent = response.request
+        host = urlsplit(sent.url).netloc
+        lines = [f"{sent.method} {sent.path_url} HTTP/1.1", f"Host: {host}"]
+        lines += [f"{name}: {value}" for name, value in sent.headers.items()]
+        sizes.append(sum(len(line.encode()) + 2 for line in lines))
+
+    gateway.connection.session.hooks["response"].append(record)
+    return sizes
+
+
 def test_fetch_chunks_ids_and_validates_them(sandbox: Any) -> None:
-    gateway = make_gateway(sandbox, in_chunk_size=200)
+    gateway = make_gateway(sandbox)
     created = [r.id for r in gateway.create("Lead", _leads(_tag(), 450))]
-    missing = ids.to_18("00Q8d00000ZZZZZ")
+    # Ids that do not exist are simply absent: pad to 5,000 distinct ids with missing ones.
+    missing = [ids.to_18(f"00QZz{n:010d}") for n in range(5_000 - len(created))]
     short = [i[:15] for i in created]
-    records = gateway.fetch("Lead", [*short, created[0], missing], ["Company", "Email"])
-    assert gateway.calls_by_operation["fetch"] == 3  # 451 distinct ids in chunks of 200
-    assert sorted(r["Id"] for r in records) == sorted(created)  # 18-char, missing one absent
+    sizes = _request_sizes(gateway)
+    records = gateway.fetch("Lead", [*short, created[0], *missing], ["Company", "Email"])
+    # The 10,000-character guard admits (10,000 - 49) // 21 = 473 ids per query: 11 calls, not 25.
+    assert gateway.calls_by_operation["fetch"] == 11
+    assert sorted(r["Id"] for r in records) == sorted(created)  # 18-char, missing ones absent
     assert list(records[0]) == ["attributes", "Id", "Company", "Email"]
+    # Salesforce refuses more than 16,384 bytes of URI + headers (414/431); keep a margin for a
+    # long My Domain host and cookies. A full query measures about 13,200 bytes.
+    assert len(sizes) == 11 and max(sizes) < 16_384 - 1_024, sizes
     with pytest.raises(InvalidId):
         gateway.fetch("Lead", [sandbox.integration_user_id], ["Id"])
-    assert gateway.calls_by_operation["fetch"] == 3
+    assert gateway.calls_by_operation["fetch"] == 11
+    capped = make_gateway(sandbox, in_chunk_size=200)
+    assert len(capped.fetch("Lead", created, ["Id"])) == 450
+    assert capped.calls_by_operation["fetch"] == 3
 
 
 def test_soql_values_are_escaped_end_to_end(gateway: SalesforceGateway) -> None:

@@ -86,11 +86,15 @@ def test_select_puts_id_first_and_dedupes() -> None:
 
 
 def test_by_ids_validates_dedupes_and_chunks() -> None:
-    record_ids = [f"00Q{n:012d}" for n in range(450)]
-    queries = soql.by_ids("Lead", ["Email"], record_ids + record_ids[:5], chunk_size=200)
-    assert len(queries) == 3
-    assert [q.count("'00Q") for q in queries] == [200, 200, 50]
+    record_ids = [f"00Q{n:012d}" for n in range(1_000)]
+    queries = soql.by_ids("Lead", ["Email"], record_ids + record_ids[:5])
+    # As many ids as the 10,000-character guard admits: (10,000 - 40) // 21 = 474 per query.
+    assert [q.count("'00Q") for q in queries] == [474, 474, 52]
+    assert all(len(q) <= soql.DEFAULT_MAX_SOQL_LENGTH for q in queries)
+    assert len(queries[0]) > soql.DEFAULT_MAX_SOQL_LENGTH - 21  # full: one more id would not fit
     assert queries[0].startswith("SELECT Id, Email FROM Lead WHERE Id IN ('00Q000000000000EAA',")
+    capped = soql.by_ids("Lead", ["Email"], record_ids[:450], chunk_size=200)
+    assert [q.count("'00Q") for q in capped] == [200, 200, 50]
     with pytest.raises(InvalidId):
         soql.by_ids("Lead", ["Email"], ["0015000000Gv7qJ"])  # an Account id
     with pytest.raises(InvalidId):

@@ -10,6 +10,7 @@ import pytest
 from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+from sandbox.ids import make_id
 from sandbox.testing import SandboxProcess
 
 
@@ -161,3 +162,25 @@ def test_batch_size_header(api: Callable[..., Any], paging_company: tuple[str, l
         "GET", "query", params={"q": soql}, headers={"Sforce-Query-Options": "batchSize=500"}
     )
     assert len(response.json()["records"]) == 500
+
+
+def _in_query(count: int) -> str:
+    ids = [make_id("00Q", 900_000_000 + n) for n in range(count)]
+    return format_soql("SELECT Id FROM Lead WHERE Id IN {}", ids)
+
+
+def test_request_size_limit_is_salesforces(
+    api: Callable[..., Any], sandbox: SandboxProcess
+) -> None:
+    # Salesforce takes up to 16,384 bytes of URI + headers; 550 ids make a ~15,000-byte URI.
+    fits = api("GET", "query", params={"q": _in_query(550)})
+    assert len(fits.request.path_url) > 14_500
+    assert fits.status_code == 200 and fits.json()["totalSize"] == 0
+    used = sandbox.api_usage()["used"]
+    too_long = api("GET", "query", params={"q": _in_query(700)})
+    assert len(too_long.request.path_url) > 16_384
+    assert too_long.status_code == 414
+    assert "Sforce-Limit-Info" not in too_long.headers  # refused at the door, not counted
+    too_big = api("GET", "query", params={"q": _in_query(550)}, headers={"X-Pad": "x" * 2_000})
+    assert too_big.status_code == 431
+    assert sandbox.api_usage()["used"] == used
