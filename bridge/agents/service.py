@@ -139,9 +139,3 @@ def resume_stale(
     for run_id in ids:
         publish(run_id)
     return {"resumed": resumed, "failed": failed}
-
-
-def touch(db: Database, run_id: str) -> None:
-    """Heartbeat between chunks."""
-    with db.session() as session:
-        store.bump(session, run_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.agents.tables import AgentRun, AgentRunRecord
@@ -86,12 +86,3 @@ def stale_runs(session: Session, before: datetime, limit: int = 100) -> list[Age
         .limit(limit)
     )
     return list(session.scalars(query))
-
-
-def status_counts(session: Session, run_id: str) -> dict[str, int]:
-    query = (
-        select(AgentRunRecord.status, func.count())
-        .where(AgentRunRecord.run_id == run_id)
-        .group_by(AgentRunRecord.status)
-    )
-    return {status: int(n) for status, n in session.execute(query)}
