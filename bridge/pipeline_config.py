@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 import structlog
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bridge.enrichment.cascade import CascadeConfig
 from bridge.writeback.policy import FieldMapping, Policy
@@ -165,6 +165,11 @@ class EnrichmentSection(BaseModel):
     field_order: dict[str, list[str]] = Field(default_factory=dict)
     min_confidence: float = Field(0.5, ge=0, le=1)
     field_min_confidence: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> EnrichmentSection:
+        self.cascade()  # raises ValueError naming any unknown provider
+        return self
 
     def cascade(self) -> CascadeConfig:
         return CascadeConfig(

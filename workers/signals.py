@@ -1,4 +1,5 @@
-"""Celery signal handlers: logging set-up, per-process resources, request-id propagation.
+"""Celery signal handlers: logging set-up, the pipeline configuration check at worker start,
+per-process resources, request-id propagation.
 
 The request id travels as a message header: `before_task_publish` copies the id bound in the
 publishing context (an HTTP request, or a running task) into the headers, `task_prerun` binds
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.exceptions import TimeLimitExceeded
@@ -18,6 +20,7 @@ from celery.signals import (
     task_failure,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
 )
@@ -30,11 +33,29 @@ from workers.base import BridgeTask, record_dead_letter
 
 REQUEST_ID_HEADER = "request_id"
 
+log = structlog.get_logger(__name__)
+
 
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     # A connected receiver stops Celery from installing its own root handlers.
     configure_logging(get_settings())
+
+
+@worker_init.connect
+def _check_pipeline_config(**_: Any) -> None:
+    # In the worker's main process, before any pool process exists, for every pool: a wrong
+    # config/pipeline.yaml (unknown step, provider or Salesforce field) stops the worker here
+    # instead of failing its first batch. SystemExit, because Celery logs and swallows an
+    # Exception raised by a signal handler.
+    from workers.tasks.triggers import check_pipeline
+
+    configure_logging(get_settings())
+    try:
+        check_pipeline()
+    except ValueError as exc:
+        log.error("worker.pipeline_config_invalid", error=str(exc))
+        raise SystemExit(1) from None
 
 
 @worker_process_init.connect

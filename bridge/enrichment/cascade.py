@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from bridge.enrichment import gdpr
-from bridge.enrichment.providers import Provider, ProviderUnavailable
+from bridge.enrichment.providers import PROVIDER_NAMES, Provider, ProviderUnavailable
 from bridge.enrichment.results import EnrichmentResult, ProviderAnswer, Subject
 
 log = structlog.get_logger(__name__)
@@ -26,6 +26,17 @@ class CascadeConfig:
     order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     min_confidence: float = 0.5
     field_min_confidence: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A misspelt provider would otherwise be passed over without a word.
+        named = {("order", p) for p in self.default_order}
+        named |= {(f"field_order.{f}", p) for f, order in self.order.items() for p in order}
+        unknown = sorted(f"{where}: {p!r}" for where, p in named if p not in PROVIDER_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown enrichment provider(s) {', '.join(unknown)} "
+                f"(known: {', '.join(PROVIDER_NAMES)})"
+            )
 
     def providers_for(self, name: str) -> tuple[str, ...]:
         return self.order.get(name, self.default_order)
@@ -93,6 +104,7 @@ class Cascade:
         return next((p for p in current if p not in later), current[0])
 
     def _usable_order(self, name: str) -> Sequence[str]:
+        # Known but not running here (upstream without a URL): passed over.
         return [p for p in self.config.providers_for(name) if p in self.providers]
 
     def _ask(

@@ -4,6 +4,10 @@ refusals recorded while the rest succeed, a processed batch writes nothing again
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from bridge.salesforce.gateway import SalesforceGateway
 from bridge.tenants import service as tenants
 from bridge.triggers.dispatcher import Batch, BatchItem
 from config.settings import Settings
-from tests.conftest import with_sandbox
+from tests.conftest import sandbox_overrides, with_sandbox
 from tests.integration.test_enrich_upstream_server import RunningUpstream, UpstreamServer
 
 LEAD_FIELDS = "Id, Phone, Email, Website, Country, Title, Company_Domain__c, Enrichment_Status__c"
@@ -297,3 +301,59 @@ def test_config_is_checked_against_the_org_and_the_step_registry(env, tmp_path) 
     bad_policy.write_text("objects:\n  Lead:\n    write_back: {phone: {field: Phone, policy: x}}\n")
     with pytest.raises(PipelineConfigError, match="policy"):
         env.build(bad_policy)
+    bad_provider = tmp_path / "bad_provider.yaml"
+    bad_provider.write_text("enrichment:\n  field_order: {title: [upstream, clearbit]}\n")
+    with pytest.raises(PipelineConfigError, match=r"unknown enrichment provider.*'clearbit'"):
+        env.build(bad_provider)
+
+
+def _start_worker(settings: Settings, sandbox: Any, config: Path, log: Path) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "CELERY_"))}
+    env.update(
+        REDIS_URL=settings.redis_url,
+        DATABASE_URL=settings.database_url,
+        BRIDGE_DATA_DIR=str(settings.data_dir),
+        BRIDGE_ENVIRONMENT="test",
+        BRIDGE_PIPELINE_CONFIG=str(config),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    env.update({f"BRIDGE_{k.upper()}": str(v) for k, v in sandbox_overrides(sandbox).items()})
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bridge", "worker", "--pool", "solo"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def test_worker_start_checks_the_config_against_the_org(
+    sandbox: Any, settings: Settings, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "objects:\n  Lead:\n    steps: [{name: enrich}]\n"
+        "    write_back: {phone: {field: Phone__nope}}\n"
+    )
+    log = tmp_path / "bad-worker.log"
+    worker = _start_worker(settings, sandbox, bad, log)
+    try:
+        assert worker.wait(60) != 0  # the worker does not start on a wrong field name
+    finally:
+        worker.kill()
+    assert "worker.pipeline_config_invalid" in log.read_text()
+    assert "Lead has no field(s): Phone__nope" in log.read_text()
+
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "objects:\n  Lead:\n    steps: [{name: enrich}]\n    write_back: {phone: {field: Phone}}\n"
+    )
+    log = tmp_path / "good-worker.log"
+    worker = _start_worker(settings, sandbox, good, log)
+    try:
+        deadline = time.monotonic() + 60
+        while " ready." not in log.read_text() and worker.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert worker.poll() is None and "pipeline.config_checked" in log.read_text()
+    finally:
+        worker.terminate()
+        worker.wait(20)

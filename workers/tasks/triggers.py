@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import requests
 import structlog
 
 from bridge.pipeline import Pipeline
 from bridge.pipeline_config import StepDeps, build_pipeline
 from bridge.pipeline_config import load as load_pipeline_config
-from bridge.salesforce.errors import TransientError
+from bridge.salesforce.errors import SalesforceError, TransientError
 from bridge.tenants.service import tenant_for_org
 from bridge.triggers.dispatcher import Batch
 from bridge.triggers.polling import Poller
@@ -18,7 +19,7 @@ from config.settings import get_settings
 from workers import resources
 from workers.base import TRANSIENT_ERRORS
 from workers.celery_app import app
-from workers.salesforce import gateway
+from workers.salesforce import gateway, gateway_getter
 
 log = structlog.get_logger(__name__)
 
@@ -26,9 +27,37 @@ log = structlog.get_logger(__name__)
 _pipeline: Pipeline | None = None
 
 
+def check_pipeline() -> None:
+    """Worker start-up (workers.signals): load config/pipeline.yaml and, when a Salesforce
+    sign-in is configured, check every field it names against the org's describe.
+
+    A wrong file raises `PipelineConfigError` / `UnknownFields` (both `ValueError`). Salesforce
+    out of reach is not the file's fault: logged, and the first batch checks again. Nothing
+    built here is kept, so no connection crosses into the pool's forked processes.
+    """
+    settings = get_settings()
+    config = load_pipeline_config(settings.pipeline_config)
+    if gateway_getter() is None:
+        log.warning("pipeline.not_checked_against_org", reason="no Salesforce sign-in")
+        return
+    deps = StepDeps(settings, gateway(), resources.broker_redis(), resources.database(),
+                    config)  # fmt: skip
+    try:
+        build_pipeline(config, deps)
+    except (SalesforceError, OSError, requests.RequestException) as exc:
+        log.warning("pipeline.check_deferred", error=type(exc).__name__)
+        return
+    finally:
+        enrichment = deps.shared.get("enrichment")
+        if enrichment is not None:
+            enrichment.close()
+        resources.close_resources()
+    log.info("pipeline.config_checked", objects=sorted(config.objects))
+
+
 def pipeline() -> Pipeline:
-    """This process's pipeline, built once from config/pipeline.yaml and checked against the
-    org's describe on first use (a wrong field name fails the first batch loudly)."""
+    """This process's pipeline, built once from config/pipeline.yaml on first use (the worker
+    already checked the file at start-up; each pool process builds its own)."""
     global _pipeline
     if _pipeline is None:
         settings = get_settings()

@@ -7,6 +7,10 @@ from typing import Protocol
 
 from bridge.enrichment.results import ProviderAnswer, Subject
 
+# Every provider this service can run; a configured order may only name these. `upstream` is
+# named even where it is not configured (no URL): the cascade then passes over it.
+PROVIDER_NAMES = ("offline", "upstream")
+
 
 class ProviderUnavailable(Exception):
     """The provider cannot answer now (rate limited, out of credits, down): skip it."""
