@@ -196,7 +196,8 @@ class Database:
 
     def next_modstamp(self) -> str:
         """Now, in Salesforce format, strictly later than the previous write's stamp."""
-        moment = now().replace(microsecond=now().microsecond // 1000 * 1000)
+        t = now()  # one reading: two could straddle a second and go back almost a second
+        moment = t.replace(microsecond=t.microsecond // 1000 * 1000)
         last = self.get_meta("last_modstamp")
         if last is not None:
             floor = parse_datetime(last) + timedelta(milliseconds=1)

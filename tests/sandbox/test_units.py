@@ -1,6 +1,10 @@
-"""Unit tests without I/O: ids, the SOQL grammar and its compilation, value coercion."""
+"""Unit tests without a server: ids, SOQL grammar and compilation, value coercion, stamps."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from simple_salesforce import format_soql
@@ -13,6 +17,7 @@ from sandbox.soql import parse_soql
 from sandbox.soql.ast import BoolOp, Comparison, FieldRef, Literal, Not
 from sandbox.soql.compiler import compile_query
 from sandbox.soql.parser import unescape
+from sandbox.store import Database
 from sandbox.timefmt import normalize_datetime
 
 
@@ -185,3 +190,14 @@ def test_value_coercion() -> None:
     for field, bad in (("Email", "nope"), ("NumberOfEmployees", "x"), ("OwnerId", "bad")):
         with pytest.raises(SalesforceError):
             to_stored(lead.fields[field], bad)
+
+
+def test_modstamp_reads_the_clock_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Database(tmp_path / "sandbox.sqlite3", load_schema())
+    db.set_meta("last_modstamp", "2024-05-20T20:49:30.000+0000")
+    # Each reading is half a millisecond later; the first one is just before a second turns.
+    start = datetime(2024, 5, 20, 20, 49, 31, 999_600, tzinfo=UTC)
+    readings: Iterator[datetime] = (start + timedelta(microseconds=500 * i) for i in range(10))
+    monkeypatch.setattr("sandbox.store.now", lambda: next(readings))
+    assert db.next_modstamp() == "2024-05-20T20:49:31.999+0000"
+    db.close()
