@@ -143,6 +143,9 @@ _declare(
     "/v1/agents/runs/{run_id}/status",
     summary="Get run status",
     description="queued, running, completed or failed, with counts and timestamps.",
+    # Polled, so limited like the sync endpoints; a key scoped to batch agents may poll.
+    area="sync",
+    scope="batch",
     response=RunStatusResponse,
     responses={400: "Invalid run ID format", 404: "Run not found"},
 )

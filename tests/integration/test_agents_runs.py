@@ -395,6 +395,25 @@ async def test_validation_status_codes_and_rate_limit(
     assert resp.status == 429 and (await resp.json())["retry_after"] > 0
 
 
+async def test_status_is_rate_limited_like_sync(aiohttp_client, agent_settings, db) -> None:
+    """Run status is polled: it is in the sync rate-limit area and says so in the headers; a
+    key scoped to the batch agents may poll it."""
+    values = agent_settings.model_dump() | {"rate_limit_sync_per_min": 3}
+    client = await aiohttp_client(create_app(Settings(_env_file=None, **values)))
+    key = tenants.create_key(db, "poller", scopes=["batch"])
+    credits.grant(db, key.tenant_id, 10)
+    headers = {"Authorization": f"Bearer {key.key}"}
+    ok = {"ids": ["00Q000000000001"], "max_credits": 10}
+    resp = await client.post("/v1/agents/email", json=ok, headers=headers)
+    assert resp.status == 202
+    url = f"/v1/agents/runs/{(await resp.json())['run_id']}/status"
+    for _ in range(3):
+        resp = await client.get(url, headers=headers)
+        assert resp.status == 200 and resp.headers["X-RateLimit-Limit"] == "3"
+    resp = await client.get(url, headers=headers)
+    assert resp.status == 429 and (await resp.json())["retry_after"] > 0
+
+
 async def test_research_unconfigured_is_503(aiohttp_client, settings, tenant) -> None:
     client = await aiohttp_client(create_app(settings))
     body = {"ids": ["001000000000001"], "entity_type": "company", "max_credits": 10}
