@@ -1,4 +1,5 @@
-"""Body parsing into the 422 shape (malformed JSON, wrong types) and the error body fields.
+"""Body parsing into the 422 shape (malformed JSON, wrong types), the error body fields, and
+which failures the error middleware answers as 422 (parse paths) or 500 (everything else).
 
 No endpoint with a JSON body exists yet, so `parse_body` is driven directly; the first POST
 endpoint should add its own through-the-app 422 test.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from pydantic import BaseModel
 
-from bridge.web.errors import ApiError, RequestValidationError
+from bridge.web.errors import ApiError, RequestValidationError, error_middleware
 from bridge.web.validation import parse_body
 
 
@@ -54,3 +57,29 @@ def test_429_body_and_retry_after_header() -> None:
     body = json.loads(response.body)  # type: ignore[arg-type]
     assert response.headers["Retry-After"] == "7"
     assert body["retry_after"] == 7 and body["error"] == "Rate limit exceeded"
+
+
+async def test_an_internal_validation_error_is_a_500_not_a_client_422() -> None:
+    # A model the code builds from its own data failing validation is a bug, not bad input:
+    # only parse paths (RequestValidationError) answer 422.
+    async def buggy(request: web.Request) -> web.StreamResponse:
+        Lead.model_validate({"record_id": "r1"})  # max_credits missing: our mistake
+        return web.Response()
+
+    response = await error_middleware(make_mocked_request("GET", "/v1/x"), buggy)
+    assert response.status == 500
+    body = json.loads(response.body)  # type: ignore[attr-defined]
+    assert body["error"] == "Internal server error" and "detail" not in body
+
+
+async def test_a_parse_path_validation_error_is_still_422() -> None:
+    async def strict(request: web.Request) -> web.StreamResponse:
+        await parse_body(FakeRequest(b'{"record_id": 1}'), Lead)  # type: ignore[arg-type]
+        return web.Response()
+
+    response = await error_middleware(make_mocked_request("POST", "/v1/x"), strict)
+    assert response.status == 422
+    body = json.loads(response.body)  # type: ignore[attr-defined]
+    assert {tuple(i["loc"]) for i in body["detail"]} == {
+        ("body", "record_id"), ("body", "max_credits")
+    }  # fmt: skip
