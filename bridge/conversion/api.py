@@ -19,8 +19,8 @@ from bridge.conversion.models import Action, ConvertRequest, ConvertResponse
 from bridge.conversion.plan import ConversionUnavailable, LeadNotFound, Outcome
 from bridge.conversion.service import ConversionService
 from bridge.matching.api import MATCHING
-from bridge.routing.api import ROUTING
-from bridge.routing.errors import NoMemberAvailable
+from bridge.routing.api import ROUTING, key_reused
+from bridge.routing.errors import IdempotencyKeyReused, NoMemberAvailable
 from bridge.routing.pools import PoolNotFound
 from bridge.routing.rebuild import RebuildTimeout
 from bridge.salesforce.errors import SalesforceError
@@ -28,7 +28,7 @@ from bridge.web.appkeys import DB, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
 from bridge.web.charging import charge, refund_charge
 from bridge.web.endpoints import EndpointTable
-from bridge.web.errors import ApiError
+from bridge.web.errors import ApiError, RequestValidationError
 from bridge.web.idempotency import idempotency_key, idempotent
 from bridge.web.request_id import REQUEST_ID
 from bridge.web.responses import json_model
@@ -58,7 +58,9 @@ async def _conversion(app: web.Application) -> AsyncIterator[None]:
     client.close()
 
 
-def _api_error(exc: Exception) -> ApiError:
+def _api_error(exc: Exception) -> ApiError | RequestValidationError:
+    if isinstance(exc, IdempotencyKeyReused):
+        return key_reused(exc)
     if isinstance(exc, LeadNotFound):
         return ApiError(404, "Lead not found in Salesforce", details={"lead_sf_id": exc.lead_id})
     if isinstance(exc, PoolNotFound):

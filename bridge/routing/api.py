@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bridge.routing import pools as pool_store
 from bridge.routing.errors import (
+    IdempotencyKeyReused,
     NoMemberAvailable,
     NotAMember,
     OwnerNotWritten,
@@ -90,11 +91,21 @@ async def _blocking(request: web.Request, fn: Callable[..., T], *args: Any, **kw
     return await asyncio.get_running_loop().run_in_executor(request.app[ROUTING_POOL], call)
 
 
+def key_reused(exc: IdempotencyKeyReused) -> RequestValidationError:
+    """422 as the HTTP idempotency layer answers a key reused with another request (here it
+    outlived that layer's window, or came from another endpoint with the same pool)."""
+    return RequestValidationError(
+        [{"loc": ["header", "Idempotency-Key"], "msg": str(exc), "type": "idempotency_key_reused"}]
+    )
+
+
 def _api_error(exc: Exception) -> ApiError | RequestValidationError:
     if isinstance(exc, PoolNotFound):
         return ApiError(404, "Pool not found", details={"pool": exc.name})
     if isinstance(exc, NoMemberAvailable):
         return ApiError(409, str(exc), details=exc.details())
+    if isinstance(exc, IdempotencyKeyReused):
+        return key_reused(exc)
     if isinstance(exc, NotAMember):
         return RequestValidationError(
             [

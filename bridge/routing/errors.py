@@ -42,6 +42,16 @@ class NotAMember(RoutingError):
         self.user_id = user_id
 
 
+class IdempotencyKeyReused(RoutingError):
+    """The Idempotency-Key already took a pick for another record of the pool: replaying
+    that record's owner and sequence for this one would be wrong."""
+
+    def __init__(self, pool: str, record_id: str) -> None:
+        super().__init__("Idempotency-Key was already used for another record in this pool")
+        self.pool = pool
+        self.record_id = record_id
+
+
 class RecordNotFound(RoutingError):
     def __init__(self, sobject: str, record_id: str) -> None:
         super().__init__(f"{sobject} {record_id} not found in Salesforce")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import redis
@@ -122,10 +122,11 @@ def restore(
             continue
         rotation = (diff or {}).get("rotation") or {}
         size = int(rotation.get("pool_size", 0)) if isinstance(rotation, dict) else 0
-        value = Memo(assigned_to, seq, stamp, size).encode()
-        memos[keys.record_key(pool.tenant_id, pool.name, object_id)] = (value, ttl)
-        if idem_key:
-            key_memos[keys.key_memo_key(pool.tenant_id, pool.name, idem_key)] = (value, ttl)
+        memo = Memo(assigned_to, seq, stamp, size)
+        memos[keys.record_key(pool.tenant_id, pool.name, object_id)] = (memo.encode(), ttl)
+        if idem_key:  # tied to its record: the key reused for another one is refused
+            key_memos[keys.key_memo_key(pool.tenant_id, pool.name, idem_key)] = (
+                replace(memo, record_id=object_id).encode(), ttl)  # fmt: skip
     ttls = {
         keys.cap_key(pool.tenant_id, pool.name, who, period): ttl
         for who, triple in current.items()

@@ -13,7 +13,8 @@ catch-up assignments).
 Redis keys (one hash tag per pool, so a cluster keeps a pool's keys on one node):
   bridge:routing:{T:POOL}:state            hash: init, seq, cw:<user> (current weights)
   bridge:routing:{T:POOL}:rec:<record id>  "user|seq|timestamp|pool_size" of its assignment
-  bridge:routing:{T:POOL}:key:<hash>       the same, per Idempotency-Key
+  bridge:routing:{T:POOL}:key:<hash>       the same plus "|<record id>", per Idempotency-Key
+                                           (a key reused for another record is refused)
   bridge:routing:{T:POOL}:cap:<user|*>:<h|d|m>:<local period>  assignments in the period
                                            (counted only while that cap is set)
   bridge:routing:{T:POOL}:rebuild          lock while the state is rebuilt from route logs
@@ -70,16 +71,21 @@ end
 
 local function pick(j)
   local rec, memo = KEYS[kbase + 2 * j - 1], KEYS[kbase + 2 * j]
+  local rid = string.match(rec, ':rec:([^:]*)$')
   local a = abase + (j - 1) * 5
   local now, with_key, top = ARGV[a + 1], ARGV[a + 2] == '1', ARGV[a + 5]
   if ARGV[a + 3] == '0' then
     if with_key then
       local hit = redis.call('GET', memo)
-      if hit then return {'cached', hit} end
+      if hit then
+        local value, owner = string.match(hit, '^([^|]*|[^|]*|[^|]*|[^|]*)|?(.*)$')
+        if owner ~= '' and owner ~= rid then return {'key_reused', owner} end
+        return {'cached', value}
+      end
     end
     local hit = redis.call('GET', rec)
     if hit then
-      if with_key then redis.call('SET', memo, hit, 'EX', memo_ttl) end
+      if with_key then redis.call('SET', memo, hit .. '|' .. rid, 'EX', memo_ttl) end
       return {'cached', hit}
     end
   end
@@ -142,7 +148,7 @@ local function pick(j)
   end
   local value = users[winner] .. '|' .. seq .. '|' .. now .. '|' .. #cand
   redis.call('SET', rec, value, 'EX', memo_ttl)
-  if with_key then redis.call('SET', memo, value, 'EX', memo_ttl) end
+  if with_key then redis.call('SET', memo, value .. '|' .. rid, 'EX', memo_ttl) end
   local out = {'ok', value}
   local all = redis.call('HGETALL', state)
   for i = 1, #all, 2 do
@@ -218,20 +224,23 @@ class Memo:
     sequence: int
     timestamp: datetime
     pool_size: int
+    record_id: str | None = None  # in Idempotency-Key memos: the record the key was used for
 
     def encode(self) -> str:
-        return f"{self.assigned_to}|{self.sequence}|{self.timestamp.isoformat()}|{self.pool_size}"
+        value = f"{self.assigned_to}|{self.sequence}|{self.timestamp.isoformat()}|{self.pool_size}"
+        return f"{value}|{self.record_id}" if self.record_id else value
 
     @classmethod
     def decode(cls, value: str | bytes) -> Memo:
         text = value.decode() if isinstance(value, bytes) else value
-        user, seq, stamp, size = text.split("|")
-        return cls(user, int(seq), datetime.fromisoformat(stamp), int(size))
+        user, seq, stamp, size, *record = text.split("|")
+        return cls(user, int(seq), datetime.fromisoformat(stamp), int(size), *record[:1])
 
 
 @dataclass(frozen=True)
 class PickResult:
-    """`status`: ok (a new pick), cached (an earlier one), none (nobody), rebuild (state lost)."""
+    """`status`: ok (a new pick), cached (an earlier one), none (nobody), rebuild (state lost),
+    key_reused (the Idempotency-Key was used for another record: `reason` is that record)."""
 
     status: str
     memo: Memo | None = None
@@ -347,6 +356,8 @@ def parse(line: str) -> PickResult:
         return PickResult("rebuild")
     if status == "none":
         return PickResult("none", reason=items[1], capped=int(items[2]))
+    if status == "key_reused":
+        return PickResult("key_reused", reason=items[1])
     memo = Memo.decode(items[1])
     weights = {items[i]: int(float(items[i + 1])) for i in range(2, len(items), 2)}
     return PickResult(status, memo=memo, weights=weights)
@@ -446,12 +457,16 @@ class Rotation:
     def peek(
         self, tenant_id: int, pool: str, record_id: str, idempotency_key: str | None = None
     ) -> Memo | None:
-        """The earlier assignment a pick would replay, read without picking."""
+        """The earlier assignment a pick would replay, read without picking (a key memo of
+        another record is none of this record's)."""
         names = [record_key(tenant_id, pool, record_id)]
         if idempotency_key:
             names.insert(0, key_memo_key(tenant_id, pool, idempotency_key))
-        found = next((v for v in self.client.mget(names) if v is not None), None)
-        return Memo.decode(found) if found is not None else None
+        for value in self.client.mget(names):
+            if value is not None:
+                memo = Memo.decode(value)
+                return memo if memo.record_id in (None, record_id) else None
+        return None
 
     def initialized(self, tenant_id: int, pool: str) -> bool:
         return bool(self.client.hexists(state_key(tenant_id, pool), "init"))

@@ -40,6 +40,7 @@ from bridge.routing.availability import (
 )
 from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, BatchAssigner, codes
 from bridge.routing.errors import (
+    IdempotencyKeyReused,
     NoMemberAvailable,
     NotAMember,
     OwnerNotWritten,
@@ -131,6 +132,8 @@ class RoutingService:
         return args, available.skipped
 
     def _result(self, pool: Pool, result: PickResult, skipped: dict[str, int]) -> Pick:
+        if result.status == "key_reused":
+            raise IdempotencyKeyReused(pool.name, str(result.reason))
         if result.status == "none" or result.memo is None:
             if result.capped:
                 skipped = {**skipped, CAPPED: result.capped}
@@ -172,7 +175,8 @@ class RoutingService:
     ) -> Pick:
         """The next member for `record_id`, or its earlier assignment (`cached`).
 
-        Raises PoolNotFound, NotAMember, NoMemberAvailable. Writes nothing outside Redis.
+        Raises PoolNotFound, NotAMember, NoMemberAvailable, IdempotencyKeyReused. Writes
+        nothing outside Redis.
         """
         found = self.pools.require(tenant_id, pool)
         args, skipped = self._args(

@@ -353,3 +353,43 @@ async def test_two_concurrent_converts_of_one_lead_one_converted_one_duplicate(
     assert credits.remaining(db, tenant["tenant_id"]) == 997
     converts = [e for e in logs(db, tenant["tenant_id"]) if e.object == "Lead"]
     assert [e.action for e in converts] == ["convert"]
+
+
+async def test_idempotency_key_of_a_pick_is_tied_to_its_lead(
+    client, tenant, seeded, sandbox, gateway, db, tag
+) -> None:
+    """The key memo of the atomic pick is per pool, shared by both endpoints: a key used by a
+    conversion and then by an assign of another lead in that pool must not replay the first
+    lead's owner and sequence."""
+    sandbox.seed(users=6, seed=22)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    resp = await client.post("/v1/routing/pools", headers=auth(tenant),
+                             json={"name": "converters", "members": [{"user_id": a},
+                                                                     {"user_id": b}]})  # fmt: skip
+    assert resp.status == 201, await resp.json()
+    key = {"Idempotency-Key": f"shared-{tag}"}
+    body = {"lead_sf_id": seeded["lead"], "set_owner_round_robin_pool": "converters"}
+    status, data, _ = await convert(client, tenant, body, **key)
+    assert status == 200 and data["owner_id"] == a, data
+    other = sandbox.create("Lead", {"LastName": f"Other{tag}", "Company": f"Other{tag}"})
+    before = lead_state(gateway, other)["OwnerId"]
+    resp = await client.post(
+        "/v1/routing/assign", headers=auth(tenant, **key),
+        json={"object": "lead", "sf_id": other, "pool": "converters"},
+    )  # fmt: skip
+    data = await resp.json()
+    assert resp.status == 422, data
+    assert data["detail"][0]["type"] == "idempotency_key_reused"
+    assert data["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert lead_state(gateway, other)["OwnerId"] == before  # nothing written
+    assert credits.remaining(db, tenant["tenant_id"]) == 996  # the assign was refunded
+    resp = await client.get("/v1/routing/pools/converters", headers=auth(tenant))
+    assert (await resp.json())["sequence"] == 1  # the rotation did not advance
+    # The other lead with its own key is assigned normally.
+    resp = await client.post(
+        "/v1/routing/assign", headers=auth(tenant, **{"Idempotency-Key": f"own-{tag}"}),
+        json={"object": "lead", "sf_id": other, "pool": "converters"},
+    )  # fmt: skip
+    data = await resp.json()
+    assert resp.status == 200 and (data["assigned_to"], data["sequence"]) == (b, 2), data

@@ -11,7 +11,7 @@ import pytest
 
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
-from bridge.routing.errors import NoMemberAvailable, NotAMember
+from bridge.routing.errors import IdempotencyKeyReused, NoMemberAvailable, NotAMember
 from bridge.routing.service import Reset, RoutingService
 from tests.integration.test_routing_fixtures import (
     lead,
@@ -35,7 +35,8 @@ def assign(svc: RoutingService, tenant: int, pool: str, n: int, **kw) -> tuple[s
     pick = svc.pick(tenant, pool, lead(n), **kw)
     if not pick.cached:
         with svc.db.session() as session:
-            svc.record(session, tenant, "Lead", pick, prev_owner=None, reason="round_robin")
+            svc.record(session, tenant, "Lead", pick, prev_owner=None, reason="round_robin",
+                       idempotency_key=kw.get("idempotency_key"))  # fmt: skip
     return pick.assigned_to, pick.sequence, pick.cached
 
 
@@ -78,11 +79,19 @@ def test_same_record_returns_original_without_advancing(db, client, tenant) -> N
     assert assign(svc, tenant, "p", 1) == (A, 1, False)
     assert assign(svc, tenant, "p", 1) == (A, 1, True)
     assert assign(svc, tenant, "p", 2) == (B, 2, False)
-    # The same Idempotency-Key for another record returns the key's assignment.
+    # The same Idempotency-Key replays for its own record, and is refused for another one
+    # (without advancing the rotation or touching that record's own assignment).
     first = svc.pick(tenant, "p", lead(3), idempotency_key="k-1")
-    again = svc.pick(tenant, "p", lead(4), idempotency_key="k-1")
+    again = svc.pick(tenant, "p", lead(3), idempotency_key="k-1")
     assert (again.assigned_to, again.sequence, again.cached) == (first.assigned_to, 3, True)
+    with pytest.raises(IdempotencyKeyReused):
+        svc.pick(tenant, "p", lead(4), idempotency_key="k-1")
+    assert svc.rotation.peek(tenant, "p", lead(4), "k-1") is None
     assert svc.pick(tenant, "p", lead(5)).sequence == 4
+    # A key first seen on a record that already had its pick is tied to that record too.
+    assert svc.pick(tenant, "p", lead(5), idempotency_key="k-2").sequence == 4
+    with pytest.raises(IdempotencyKeyReused):
+        svc.pick(tenant, "p", lead(1), idempotency_key="k-2")
 
 
 def test_inactive_away_outside_hours_and_capped_are_never_picked(db, client, tenant) -> None:
@@ -170,12 +179,18 @@ def test_rotation_rebuilt_from_route_logs_after_flush(db, client, tenant) -> Non
     after = [assign(svc, tenant, "p", n) for n in range(37, 60)]
     assert [s for _, s, _ in after] == list(range(38, 61))
     assert C not in {o for o, _, _ in after}  # still capped today
+    # Idempotency-Key replays come back tied to their record.
+    keyed = assign(svc, tenant, "p", 60, idempotency_key="k-60")
+    client.flushdb()
+    assert assign(svc, tenant, "p", 60, idempotency_key="k-60") == (keyed[0], keyed[1], True)
+    with pytest.raises(IdempotencyKeyReused):
+        svc.pick(tenant, "p", lead(61), idempotency_key="k-60")
     # The same continuation as a pool that never lost its state (C capped: A/B at 5/1).
     control = reference([500, 100], 23, current=[weights[A], weights[B]])  # hundredths
     assert [o for o, _, _ in after] == [(A, B)[i] for i in control]
     with db.session() as session:
         logged = session.query(RouteLog).filter_by(pool="p", action="assign").count()
-    assert logged == 60
+    assert logged == 61
 
 
 def test_new_pool_starts_at_zero_and_deleted_state_continues(db, client, tenant) -> None:
