@@ -74,7 +74,7 @@ async def _enrich(request: web.Request, name: str, model: type[BaseModel]) -> we
             await refund_charge(request, spent)
             raise
         consumed, remaining = spent.amount, spent.remaining
-        if not lookup.found(result) and spent.amount:
+        if not lookup.found(body, result) and spent.amount:
             remaining = await refund_charge(request, spent)  # nothing found: not charged
             consumed = 0
     paid = {

@@ -45,7 +45,7 @@ class Lookup:
     name: str
     subject: Callable[[Any], Subject]
     wanted: Callable[[Any], list[str]]
-    found: Callable[[EnrichmentResult], bool]
+    found: Callable[[Any, EnrichmentResult], bool]  # (request, result): charge or refund
     answer: Callable[[Any, EnrichmentResult, dict[str, Any]], BaseModel]
 
     @property
@@ -140,6 +140,15 @@ PERSON_WANTED = ["first_name", "last_name", "email", "email_status", "phone", "t
 PERSON_FOUND = ("email", "phone", "title", "linkedin_url")
 
 
+def _person_found(r: PersonEnrichRequest, res: EnrichmentResult) -> bool:
+    """Something the caller did not send: the input email handed back (offline normalises
+    it) is no find and is not charged."""
+    if any(name in res.values for name in ("phone", "title", "linkedin_url")):
+        return True
+    email = res.value("email")
+    return email is not None and str(email).casefold() != (r.email or "").strip().casefold()
+
+
 def _person_subject(r: PersonEnrichRequest) -> Subject:
     facts = {"first_name": r.first_name, "last_name": r.last_name, "email": r.email,
              "linkedin_id": r.linkedin_id, "company_domain": r.company_domain}  # fmt: skip
@@ -170,11 +179,11 @@ def _person_answer(
 
 LOOKUPS: dict[str, Lookup] = {
     "phone": Lookup("phone", _phone_subject, lambda r: ["phone", "email"],
-                    lambda res: "phone" in res.values, _phone_answer),
+                    lambda r, res: "phone" in res.values, _phone_answer),
     "email": Lookup("email", _email_subject, lambda r: ["email"],
-                    lambda res: "email" in res.values, _email_answer),
+                    lambda r, res: "email" in res.values, _email_answer),
     "company": Lookup("company", _company_subject, lambda r: COMPANY_WANTED,
-                      _company_found, _company_answer),
+                      lambda r, res: _company_found(res), _company_answer),
     "person": Lookup("person", _person_subject, lambda r: PERSON_WANTED,
-                     lambda res: any(n in res.values for n in PERSON_FOUND), _person_answer),
+                     _person_found, _person_answer),
 }  # fmt: skip

@@ -91,6 +91,23 @@ async def test_person_charges_documented_price_then_cache_is_free(client, auth) 
     assert again["credits_remaining"] == 96 and again["person"] == data["person"]
 
 
+async def test_person_email_status_comes_from_the_mailbox_check_not_syntax(client, auth) -> None:
+    body = {"record_id": "p2", "first_name": "Grace", "last_name": "Hopper",
+            "company_domain": "navy.mil", "email": "Grace@Navy.mil", "max_credits": 4}  # fmt: skip
+    resp, data = await post(client, "person", body, auth)
+    assert resp.status == 200, data
+    assert data["person"]["email_status"] == "valid"  # offline's "unknown" no longer hides it
+    assert data["person"]["title"] == "Rear Admiral" and data["credits_consumed"] == 4
+
+
+async def test_the_input_email_handed_back_is_not_a_find(client, auth) -> None:
+    body = {"record_id": "p3", "first_name": "Ada", "last_name": "Nobody",
+            "company_domain": "navy.mil", "email": "ada@navy.mil", "max_credits": 4}  # fmt: skip
+    resp, data = await post(client, "person", body, auth)
+    assert resp.status == 200, data
+    assert data["credits_consumed"] == 0 and data["credits_remaining"] == 100
+
+
 async def test_max_credits_default_caps_the_charge(client, auth) -> None:
     body = {"record_id": "c1", "company_name": "Databricks", "domain": "databricks.com"}
     resp, data = await post(client, "company", body, auth)

@@ -30,7 +30,9 @@ def derive(raw: str) -> Derived:
         "email_domain": (domain, 0.95),
         "email_free": (is_free_mail(domain), 0.9),
         "email_disposable": (disposable, 0.9),
-        # Syntax alone cannot say "valid" (deliverable): that takes a mailbox check.
-        "email_status": ("risky" if disposable else "unknown", 0.6),
     }
+    # Syntax alone cannot say "valid" (deliverable): that takes a mailbox check. "unknown" is
+    # no answer, so none is given and a provider that checks the mailbox is asked instead.
+    if disposable:
+        out["email_status"] = ("risky", 0.6)
     return out
