@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bridge.app import create_app
+from bridge.conversion.diff import ACCOUNT_FIELDS, CONTACT_FIELDS
 from bridge.credits import service as credits
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
@@ -104,8 +105,25 @@ async def convert(client: TestClient, tenant: dict[str, Any], body: dict[str, An
 
 
 async def test_converts_into_the_matching_account_and_contact(
-    client, tenant, seeded, sandbox, gateway, db
+    client, tenant, seeded, sandbox, gateway, db, tag
 ) -> None:
+    # Decoys: an account with the same name but another domain, and a contact with the same
+    # name at another company. Neither may be converted into.
+    decoy_account = sandbox.create(
+        "Account", {"Name": f"Zentrix{tag} Holdings Inc.", "Website": f"https://zentrix{tag}.net"}
+    )
+    elsewhere = sandbox.create(
+        "Account", {"Name": f"Quantel{tag} AG", "Website": f"https://quantel{tag}.de"}
+    )
+    decoy_contact = sandbox.create(
+        "Contact",
+        {"FirstName": "Maria", "LastName": f"Lopez{tag}", "Email": f"m.lopez@quantel{tag}.de",
+         "AccountId": elsewhere},
+    )  # fmt: skip
+    decoys_before = (
+        gateway.fetch("Account", [decoy_account], ACCOUNT_FIELDS),
+        gateway.fetch("Contact", [decoy_contact], CONTACT_FIELDS),
+    )
     accounts, contacts = ids(sandbox, "Account"), ids(sandbox, "Contact")
     body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY}
     status, data, _ = await convert(client, tenant, body)
@@ -151,6 +169,14 @@ async def test_converts_into_the_matching_account_and_contact(
     assert merge_log.diff["changes"]["Title"] == {"old": None, "new": "CTO"}
     assert merge_log.diff["lead_id"] == seeded["lead"]
     assert ("merge", "Account") in by_action
+    assert decoy_account not in (data["account_id"], state["ConvertedAccountId"])
+    assert decoy_contact not in (data["contact_id"], state["ConvertedContactId"])
+    assert {a.get("sf_id") for a in data["actions"]}.isdisjoint({decoy_account, decoy_contact})
+    assert (
+        gateway.fetch("Account", [decoy_account], ACCOUNT_FIELDS),
+        gateway.fetch("Contact", [decoy_contact], CONTACT_FIELDS),
+    ) == decoys_before  # untouched
+    assert {e.object_id for e in entries}.isdisjoint({decoy_account, decoy_contact})
 
 
 async def test_no_match_and_create_if_no_match_false_leaves_the_lead(
