@@ -63,22 +63,35 @@ class Settings(BaseSettings):
         32, ge=1, le=512, description="Worker threads of a web process for blocking work (SQL, "
         "enrichment, sync Redis): most of it waits on I/O, so more than the CPU count."
     )
-    rate_limit_sync_per_min: int = Field(50, description="Sync API requests per key per minute.")
-    rate_limit_batch_per_min: int = Field(1, description="Batch agent requests per key per minute.")
+    # Per key and API area; 0 turns the area's limit off, a negative value is refused.
+    rate_limit_sync_per_min: int = Field(
+        50, ge=0, description="Sync API requests per key per minute (0: no limit)."
+    )
+    rate_limit_batch_per_min: int = Field(
+        1, ge=0, description="Batch agent requests per key per minute (0: no limit)."
+    )
     rate_limit_credits_per_min: int = Field(
-        10, description="Credits API requests per key per minute."
+        10, ge=0, description="Credits API requests per key per minute (0: no limit)."
     )
     rate_limit_triggers_per_min: int = Field(
-        60_000, description="Trigger/webhook requests per key per minute (high-burst area)."
+        60_000, ge=0, description="Trigger/webhook requests per key per minute (high-burst "
+        "area; 0: no limit)."
     )
-    rate_limit_logs_per_min: int = Field(10, description="Route log exports per key per minute.")
+    rate_limit_logs_per_min: int = Field(
+        10, ge=0, description="Route log exports per key per minute (0: no limit)."
+    )
     rate_limit_logs_large_per_min: int = Field(
-        2, description="Route log exports above 5,000 rows per key per minute."
+        2, ge=0, description="Route log exports above 5,000 rows per key per minute (0: no limit)."
     )
-    rate_limit_stats_per_min: int = Field(20, description="Log statistics per key per minute.")
-    rate_limit_forms_per_min: int = Field(6_000, description="Form submits per key per minute.")
+    rate_limit_stats_per_min: int = Field(
+        20, ge=0, description="Log statistics per key per minute (0: no limit)."
+    )
+    rate_limit_forms_per_min: int = Field(
+        6_000, ge=0, description="Form submits per key per minute (0: no limit)."
+    )
     rate_limit_workflows_per_min: int = Field(
-        60_000, description="Workflow triggers per key per minute (high-burst area)."
+        60_000, ge=0, description="Workflow triggers per key per minute (high-burst area; "
+        "0: no limit)."
     )
 
     # --- Celery --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""GET /v1/credits/usage and /v1/credits/remaining exactly as documented, with every filter."""
+"""GET /v1/credits/usage and /v1/credits/remaining exactly as documented, with every filter; the
+rate-limit settings' bounds (0 turns a limit off, a negative value is refused)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import ValidationError
 
 from bridge.app import create_app
 from bridge.credits import service, store
@@ -127,3 +129,29 @@ async def test_repeated_parameter_is_422(
     query = "start_date=2024-01-01&start_date=2024-01-02&end_date=2024-02-01"
     resp = await client.get(f"{USAGE}?{query}", headers=tenant[1])
     assert resp.status == 422
+
+
+RATE_LIMITS = sorted(n for n in Settings.model_fields if n.startswith("rate_limit_"))
+
+
+@pytest.mark.parametrize("name", RATE_LIMITS)
+def test_a_negative_rate_limit_is_refused_at_start(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before the bound, -1 silently meant "no limit" (the limiter skips limits <= 0).
+    monkeypatch.setenv(f"BRIDGE_{name.upper()}", "-1")
+    with pytest.raises(ValidationError, match=name):
+        Settings(_env_file=None)
+    monkeypatch.setenv(f"BRIDGE_{name.upper()}", "0")
+    assert getattr(Settings(_env_file=None), name) == 0
+
+
+async def test_a_zero_rate_limit_turns_the_credits_limit_off(
+    aiohttp_client: Any, settings: Settings, db: Database
+) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit_credits_per_min": 0}))
+    client = await aiohttp_client(app)
+    auth = {"Authorization": f"Bearer {create_key(db, 'unlimited').key}"}
+    for _ in range(15):  # past the default of 10 per minute
+        resp = await client.get("/v1/credits/remaining", headers=auth)
+        assert resp.status == 200 and "X-RateLimit-Limit" not in resp.headers
