@@ -1,4 +1,4 @@
-"""/openapi.json is a valid OpenAPI 3.1 document of the registered endpoints; /docs renders."""
+"""/openapi.json is a valid OpenAPI 3.1 document of every registered endpoint; /docs renders."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from aiohttp.web_urldispatcher import StaticResource
 from openapi_spec_validator import validate
 
 from bridge.app import create_app
+from bridge.web.endpoints import ENDPOINTS
 from config.settings import Settings
 
 
@@ -52,6 +54,22 @@ async def test_openapi_is_valid_and_complete(client: TestClient) -> None:
     assert "422" not in doc["paths"]["/v1/credits/remaining"]["get"]["responses"]
     assert doc["paths"]["/healthz"]["get"]["security"] == []
     assert "/openapi.json" not in doc["paths"] and "/docs" not in doc["paths"]
+
+
+async def test_every_registered_route_is_documented(client: TestClient) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    expected = set()
+    for route in client.app.router.routes():
+        if isinstance(route.resource, StaticResource):
+            continue  # file trees under public prefixes (docs and dashboard assets)
+        endpoint = client.app[ENDPOINTS].get(route)
+        # Added past the endpoint table, a route would skip auth, rate limits and the document.
+        assert endpoint is not None, f"{route.method} {route.resource} is not an Endpoint"
+        if endpoint.in_schema:
+            expected.add((endpoint.method, endpoint.openapi_path))
+    assert len(expected) > 30  # every area, not only credits
+    assert expected == documented
 
 
 async def test_docs_page_and_local_assets(client: TestClient) -> None:
