@@ -95,7 +95,8 @@ def _email_answer(r: EmailEnrichRequest, res: EnrichmentResult, paid: dict[str, 
 # --- company --------------------------------------------------------------------------------
 COMPANY_WANTED = ["company_name", "company_domain", "company_linkedin_url", "industry",
                   "size_range", "hq_city", "hq_state", "hq_country", "hq_postal_code",
-                  "country", "company_basename"]  # fmt: skip
+                  "company_geo", "company_last_verified_at", "country",
+                  "company_basename"]  # fmt: skip
 COMPANY_FOUND = ("company_name", "company_domain", "industry", "size_range", "hq_country",
                  "company_linkedin_url")  # fmt: skip
 
@@ -123,6 +124,8 @@ def _company_answer(
             ),
             size_range=v("size_range"),
             industry=v("industry"),
+            geo=v("company_geo") or {},
+            last_verified_at=v("company_last_verified_at"),
         )
     return CompanyEnrichResponse(
         success=True, record_id=r.record_id, company=company,
@@ -136,7 +139,7 @@ def _company_found(res: EnrichmentResult) -> bool:
 
 # --- person ---------------------------------------------------------------------------------
 PERSON_WANTED = ["first_name", "last_name", "email", "email_status", "phone", "title",
-                 "linkedin_url"]  # fmt: skip
+                 "linkedin_url", "job_last_seen_at"]  # fmt: skip
 PERSON_FOUND = ("email", "phone", "title", "linkedin_url")
 
 
@@ -170,6 +173,7 @@ def _person_answer(
             phone=v("phone"),
             title=v("title"),
             linkedin_url=v("linkedin_url"),
+            job_last_seen_at=v("job_last_seen_at"),
         )
     return PersonEnrichResponse(
         success=True, record_id=r.record_id, person=person,

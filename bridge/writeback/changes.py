@@ -26,7 +26,7 @@ class RecordChange:
 
     record_id: str
     fields: dict[str, Any] = field(default_factory=dict)
-    # action -> {Salesforce field: {"old", "new", "provider"}}
+    # action -> {Salesforce field: {"old", "new", "provider", "confidence"}}
     diffs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -63,6 +63,7 @@ def plan(
                 "old": current,
                 "new": proposal.value,
                 "provider": proposal.provider,
+                "confidence": proposal.confidence,  # None when the step gives none
             }
         if change.fields:
             changes.append(change)

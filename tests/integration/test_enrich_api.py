@@ -29,6 +29,7 @@ def upstream() -> Iterator[UpstreamServer]:
         email="grace@navy.mil",
         email_status="valid",
         linkedin_url="https://linkedin.com/in/grace",
+        job_last_seen_at="2025-08-30T15:12:00Z",
     )
     server.company_domains["us navy"] = "navy.mil"
     server.companies["databricks.com"] = {
@@ -37,6 +38,8 @@ def upstream() -> Iterator[UpstreamServer]:
         "industry": "Technology",
         "size_range": "500+",
         "hq": {"city": "San Francisco", "country": "US"},
+        "geo": {"lat": 37.79, "lon": -122.4, "county": "San Francisco"},
+        "last_verified_at": "2025-09-12T18:22:01Z",
     }
     with RunningUpstream(server):
         yield server
@@ -84,6 +87,7 @@ async def test_person_charges_documented_price_then_cache_is_free(client, auth) 
     assert data["person"]["title"] == "Rear Admiral"
     assert data["person"]["email"] == "grace@navy.mil" and data["person"]["email_status"] == "valid"
     assert data["person"]["full_name"] == "Grace Hopper" and data["confidence"] == 0.9
+    assert data["person"]["job_last_seen_at"] == "2025-08-30T15:12:00Z"
     assert data["credits_consumed"] == 4 and data["credits_remaining"] == 96
     assert data["cached"] is False and resp.headers["X-Credits-Remaining"] == "96"
     resp, again = await post(client, "person", body, auth)
@@ -114,6 +118,8 @@ async def test_max_credits_default_caps_the_charge(client, auth) -> None:
     assert resp.status == 200, data
     assert data["company"]["name"] == "Databricks" and data["company"]["industry"] == "Technology"
     assert data["company"]["hq"]["city"] == "San Francisco"
+    assert data["company"]["geo"] == {"lat": 37.79, "lon": -122.4, "county": "San Francisco"}
+    assert data["company"]["last_verified_at"] == "2025-09-12T18:22:01Z"
     assert data["credits_consumed"] == 1  # documented default max_credits is 1
 
 

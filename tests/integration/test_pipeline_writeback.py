@@ -149,6 +149,7 @@ def test_enrich_writes_changed_fields_once_under_policies(env, db, tenant_id) ->
         "old": "(415) 555-0123",
         "new": "+14155550123",
         "provider": "offline",
+        "confidence": 0.95,
     }
     assert "Country" not in logs[a].diff and "Website" not in logs[b].diff
 

@@ -25,10 +25,13 @@ from bridge.enrichment.results import FieldValue, ProviderAnswer, Subject
 
 log = structlog.get_logger(__name__)
 
-PERSON_FIELDS = frozenset({"email", "email_status", "phone", "title", "linkedin_url"})
+PERSON_FIELDS = frozenset({
+    "email", "email_status", "phone", "title", "linkedin_url", "job_last_seen_at",
+})  # fmt: skip
 COMPANY_FIELDS = frozenset({
     "company_name", "company_domain", "company_linkedin_url", "industry", "size_range",
-    "hq_city", "hq_state", "hq_country", "hq_postal_code",
+    "hq_city", "hq_state", "hq_country", "hq_postal_code", "company_geo",
+    "company_last_verified_at",
 })  # fmt: skip
 WORDS = {"high": 0.9, "medium": 0.7, "low": 0.4}
 MAX_CREDITS_PER_CALL = 100  # the documented upper bound of `max_credits`
@@ -99,7 +102,8 @@ class UpstreamProvider:
             data = self._call("person", body, budget, answer)
             person = (data or {}).get("person") or {}
             overall = _confidence(data.get("confidence") if data else None, 0.7)
-            for key in ("email", "phone", "title", "linkedin_url", "email_status"):
+            for key in ("email", "phone", "title", "linkedin_url", "email_status",
+                        "job_last_seen_at"):  # fmt: skip
                 if person.get(key):
                     score = _confidence(person.get("email_confidence"), overall) if (
                         key == "email") else overall  # fmt: skip
@@ -144,6 +148,8 @@ class UpstreamProvider:
             "industry": company.get("industry"), "size_range": company.get("size_range"),
             "hq_city": hq.get("city"), "hq_state": hq.get("state"),
             "hq_country": hq.get("country"), "hq_postal_code": hq.get("postal_code"),
+            "company_geo": company.get("geo") if isinstance(company.get("geo"), dict) else None,
+            "company_last_verified_at": company.get("last_verified_at"),
         }  # fmt: skip
         for key, value in pairs.items():
             if value:
