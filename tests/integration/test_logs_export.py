@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -345,6 +346,45 @@ async def test_ten_thousand_limit_and_cursor_past_it(api) -> None:
     assert rest["count"] == 2_345 and rest["next_cursor"] is None
     ids = [e["object_id"] for e in data["entries"] + rest["entries"]]
     assert ids == [f"00Q{n:012d}" for n in range(12_345)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+async def test_export_is_streamed_in_bounded_chunks(api, monkeypatch, fmt: str) -> None:
+    """2,500 rows go out with chunked transfer encoding, read from the database 1,000 at a
+    time, and each chunk reaches the client before the next one is read."""
+    bulk(api["db"], api["tenant_id"], 2_500, datetime(2025, 5, 1, tzinfo=UTC))
+    real_chunk = export.chunk
+    sizes: list[int] = []
+    first_chunk_arrived = threading.Event()
+
+    def observed_chunk(*args: Any) -> Any:
+        # Runs in a worker thread: waiting here never blocks the client reading the body.
+        if sizes and not first_chunk_arrived.wait(timeout=10):
+            raise AssertionError("the first chunk was not sent before the next one was read")
+        rows = real_chunk(*args)
+        sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(export, "chunk", observed_chunk)
+    query = {"from": "2025-05-01", "to": "2025-05-02", "limit": 10_000, "format": fmt}
+    resp = await api["client"].get("/v1/logs/routing", params=query, headers=api["headers"])
+    assert resp.status == 200
+    assert resp.headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in resp.headers
+    body = b""
+    pieces = 0
+    async for piece in resp.content.iter_any():
+        body += piece
+        pieces += 1
+        if b"00Q000000000999" in body:  # the last row of the first chunk
+            first_chunk_arrived.set()
+    assert sizes == [export.CHUNK_ROWS, export.CHUNK_ROWS, 500]
+    assert pieces >= 3
+    if fmt == "json":
+        data = json.loads(body)
+        ids = [e["object_id"] for e in data["entries"]]
+    else:
+        ids = [r["object_id"] for r in csv.DictReader(io.StringIO(body.decode(), newline=""))]
+    assert ids == [f"00Q{n:012d}" for n in range(2_500)]
 
 
 async def test_rate_limits_as_documented(api, aiohttp_client, settings_any) -> None:
