@@ -19,10 +19,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.db import Database
-from bridge.metrics import live
+from bridge.metrics import counters, live
 from bridge.metrics.exposition import Readings, read_totals, render
 from bridge.metrics.recorder import RECORDER
-from bridge.web.appkeys import DB, REDIS, SETTINGS
+from bridge.salesforce.lazy import LazyGateway
+from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 
@@ -33,6 +34,19 @@ BROKER = web.AppKey("metrics_broker", redis.Redis)
 FLUSH_TIMEOUT = 2.0
 
 routes = EndpointTable(tags=("Meta",))
+
+
+def record_salesforce_usage(app: web.Application) -> None:
+    """Count the calls this process's gateway made since the last look (forms push, convert,
+    routing, match run in the web process too). A gateway nobody opened is left closed."""
+    gateway = app.get(SALESFORCE)
+    if isinstance(gateway, LazyGateway) and gateway.opened:
+        counters.salesforce_usage(gateway().usage)
+
+
+async def _flush(app: web.Application) -> None:
+    record_salesforce_usage(app)
+    await asyncio.wait_for(RECORDER.flush_async(app[REDIS]), FLUSH_TIMEOUT)
 
 
 async def metrics_flusher(app: web.Application) -> AsyncIterator[None]:
@@ -46,7 +60,7 @@ async def metrics_flusher(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(settings.metrics_flush_seconds)
             try:
-                await asyncio.wait_for(RECORDER.flush_async(app[REDIS]), FLUSH_TIMEOUT)
+                await _flush(app)
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("metrics flush failed; kept for the next try", error=type(exc).__name__)
 
@@ -55,7 +69,7 @@ async def metrics_flusher(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     await asyncio.wait({task}, timeout=FLUSH_TIMEOUT)
     with contextlib.suppress(RedisError, OSError, TimeoutError):
-        await asyncio.wait_for(RECORDER.flush_async(app[REDIS]), FLUSH_TIMEOUT)
+        await _flush(app)  # before _salesforce's clean-up closes the gateway (added earlier)
     app[BROKER].close()
 
 
@@ -93,6 +107,7 @@ async def metrics(request: web.Request) -> web.Response:
     client = request.app[REDIS]
     readings = Readings()
     try:
+        record_salesforce_usage(request.app)
         await RECORDER.flush_async(client)  # this process's latest counts too
         await read_totals(client, readings)
     except (RedisError, OSError) as exc:

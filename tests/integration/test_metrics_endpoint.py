@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -19,11 +21,12 @@ from bridge.db import Database
 from bridge.db.base import utcnow
 from bridge.deadletters import service as deadletters
 from bridge.metrics import counters
-from bridge.metrics.recorder import RECORDER
+from bridge.metrics.recorder import COUNTERS_KEY, RECORDER, parse_field
 from bridge.salesforce.ids import to_18
 from bridge.salesforce.usage import ApiUsage
 from bridge.tenants import service as tenants
 from bridge.triggers.tables import PollState
+from bridge.web.appkeys import SALESFORCE
 from config.settings import Settings
 
 ORG = to_18("00D5g000004bQ2K")
@@ -173,3 +176,54 @@ async def test_metrics_token(aiohttp_client: Any, settings: Settings) -> None:
     assert bad.status == 401
     good = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
     assert good.status == 200 and "bridge_http_requests_total" in await good.text()
+
+
+async def test_web_process_counts_its_own_salesforce_calls(
+    aiohttp_client: Any, sf_settings: Settings, db: Database, sandbox: Any
+) -> None:
+    """Web handlers (convert, routing, match, forms push) use the web process's gateway: its
+    calls reach the shared totals by the periodic flush and by a scrape, not only a worker's."""
+    RECORDER.drain()
+    settings = sf_settings.model_copy(update={"metrics_flush_seconds": 0.2})
+    client = await aiohttp_client(create_app(settings))
+    gateway = client.app[SALESFORCE]
+    await scrape(client)
+    assert not gateway.opened  # a scrape never opens Salesforce
+    created = tenants.create_key(db, "acme")
+    tenants.add_org(db, "acme", sandbox.org_id)
+    credits.grant(db, created.tenant_id, 100)
+    resp = await client.post(
+        "/v1/salesforce/convert", json={"lead_sf_id": to_18("00Q000000000001")},
+        headers={"Authorization": f"Bearer {created.key}"},
+    )  # fmt: skip
+    assert resp.status == 404  # the lead was looked up in the sandbox
+    made = gateway().usage.snapshot()["calls_by_operation"]
+    assert sum(made.values()) > 0
+    # The periodic flush pushes them without a scrape.
+    pushed: Samples = {}
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        pushed = {
+            key: v
+            for key, v in (await read_counters(settings.redis_url)).items()
+            if key[0] == "bridge_salesforce_api_calls_total"
+        }
+        if pushed:
+            break
+    assert {dict(labels)["operation"]: v for (_, labels), v in pushed.items()} == made
+    samples = await scrape(client)
+    for operation, count in made.items():
+        assert value(samples, "bridge_salesforce_api_calls_total", operation=operation) == count
+
+
+async def read_counters(redis_url: str) -> Samples:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        raw = await client.hgetall(COUNTERS_KEY)
+    finally:
+        await client.aclose()
+    out: Samples = {}
+    for field, amount in raw.items():
+        name, labels = parse_field(field)
+        out[(name, tuple(sorted(labels.items())))] = float(amount)
+    return out
