@@ -24,8 +24,9 @@ HTTP_REQUESTS = Metric(
     "bridge_http_requests", "counter", "HTTP requests answered.", ("method", "route", "status")
 )
 HTTP_LATENCY = Metric(
-    "bridge_http_request_duration_seconds", "histogram", "Time to answer an HTTP request.",
-    ("method", "route"), LATENCY_BUCKETS,
+    "bridge_http_request_duration_seconds", "histogram",
+    "Time to answer an HTTP request, by status class (2xx, 3xx, 4xx, 5xx).",
+    ("method", "route", "status"), LATENCY_BUCKETS,
 )  # fmt: skip
 TRIGGER_IDS = Metric(
     "bridge_trigger_ids_accepted", "counter",

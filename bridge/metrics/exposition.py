@@ -70,11 +70,15 @@ class _Collector(Collector):
         by_series: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
         for (series, labels), value in self.readings.counters.items():
             by_series[series].append((dict(labels), value))
+        # Totals stored under an older label set (before `status` joined the latency
+        # histogram, say) stay in Redis; they are left out rather than failing every scrape.
+        shapes = {m.name: set(m.labels) for m in catalogue.ALL}
         for metric in catalogue.ALL:
             if metric.kind == "counter":
                 family = CounterMetricFamily(metric.name, metric.help, labels=metric.labels)
                 for labels, value in sorted(by_series.get(metric.name + "_total", []), key=_k):
-                    family.add_metric([labels[n] for n in metric.labels], value)
+                    if set(labels) == shapes[metric.name]:
+                        family.add_metric([labels[n] for n in metric.labels], value)
                 yield family
                 continue
             hist = HistogramMetricFamily(metric.name, metric.help, labels=metric.labels)
@@ -82,10 +86,12 @@ class _Collector(Collector):
                 lambda: {"buckets": {}, "sum": 0.0}
             )
             for labels, value in by_series.get(metric.name + "_bucket", []):
-                le = labels.pop("le")
-                series[tuple(labels[n] for n in metric.labels)]["buckets"][le] = value
+                le = labels.pop("le", None)
+                if le is not None and set(labels) == shapes[metric.name]:
+                    series[tuple(labels[n] for n in metric.labels)]["buckets"][le] = value
             for labels, value in by_series.get(metric.name + "_sum", []):
-                series[tuple(labels[n] for n in metric.labels)]["sum"] = value
+                if set(labels) == shapes[metric.name]:
+                    series[tuple(labels[n] for n in metric.labels)]["sum"] = value
             for key in sorted(series):
                 counts = series[key]["buckets"]
                 buckets = [

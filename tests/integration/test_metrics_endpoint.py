@@ -21,7 +21,7 @@ from bridge.db import Database
 from bridge.db.base import utcnow
 from bridge.deadletters import service as deadletters
 from bridge.metrics import counters
-from bridge.metrics.recorder import COUNTERS_KEY, RECORDER, parse_field
+from bridge.metrics.recorder import COUNTERS_KEY, RECORDER, field_for, parse_field
 from bridge.salesforce.ids import to_18
 from bridge.salesforce.usage import ApiUsage
 from bridge.tenants import service as tenants
@@ -77,8 +77,17 @@ async def test_http_and_trigger_metrics_move(client: Any, db: Database) -> None:
     assert value(after, "bridge_http_requests_total", **route, status="422") == 1
     assert value(after, "bridge_http_requests_total", method="GET", route="(unmatched)",
                  status="404") == 1  # fmt: skip
-    assert value(after, "bridge_http_request_duration_seconds_count", **route) == 3
-    assert value(after, "bridge_http_request_duration_seconds_bucket", **route, le="+Inf") == 3
+    # Latency by route and status class: the two 200s and the 422 apart.
+    latency = "bridge_http_request_duration_seconds"
+    assert (
+        value(after, f"{latency}_count", **route, status="2xx")
+        - value(before, f"{latency}_count", **route, status="2xx")
+        == 2
+    )
+    assert value(after, f"{latency}_count", **route, status="4xx") == 1
+    assert value(after, f"{latency}_bucket", **route, status="4xx", le="+Inf") == 1
+    assert value(after, f"{latency}_count", method="GET", route="(unmatched)", status="4xx") == 1
+    assert not [k for k in after if k[0].startswith(latency) and "status" not in dict(k[1])]
     assert value(after, "bridge_trigger_ids_accepted_total", object="Lead", source="webhook") == 3
     # A replayed callout (same webhook id) is not counted again.
     again = await client.post("/v1/triggers/salesforce", json=body,
@@ -227,3 +236,22 @@ async def read_counters(redis_url: str) -> Samples:
         name, labels = parse_field(field)
         out[(name, tuple(sorted(labels.items())))] = float(amount)
     return out
+
+
+async def test_series_stored_before_a_label_was_added_do_not_break_a_scrape(
+    client: Any, settings: Settings
+) -> None:
+    # A deployment upgraded from the latency histogram without `status` keeps its old totals.
+    old_labels = {"method": "GET", "route": "/v1/logs/routing"}
+    broker = redis.Redis.from_url(settings.redis_url)
+    for series, amount in (("_count", 4), ("_sum", 0.5)):
+        field = field_for("bridge_http_request_duration_seconds" + series, old_labels)
+        broker.hincrbyfloat(COUNTERS_KEY, field, amount)
+    bucket = field_for("bridge_http_request_duration_seconds_bucket", {**old_labels, "le": "+Inf"})
+    broker.hincrbyfloat(COUNTERS_KEY, bucket, 4)
+    broker.close()
+    await client.get("/healthz")
+    samples = await scrape(client)  # 200, the old series left out
+    latency = "bridge_http_request_duration_seconds_count"
+    assert value(samples, latency, method="GET", route="/healthz", status="2xx") == 1
+    assert value(samples, latency, **old_labels) == 0
