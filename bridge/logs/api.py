@@ -155,8 +155,10 @@ def _retention_response(policy: retention.RetentionPolicy, hour: int) -> Retenti
     "/v1/logs/retention",
     summary="Get the route-log retention policy",
     description="How long the tenant's route logs are kept (365 days by default, at most "
-    "1095), the time zone of the daily cleanup, and how the last cleanup went.",
-    area="logs",
+    "1095), the time zone of the daily cleanup, and how the last cleanup went. Rate limit: "
+    "shared with the statistics (20/min), not the exports.",
+    area="stats",  # not an export: never spends the 10/min export budget
+    scope="logs",
     response=RetentionResponse,
 )
 async def get_retention(request: web.Request) -> web.Response:
@@ -169,8 +171,10 @@ async def get_retention(request: web.Request) -> web.Response:
     "/v1/logs/retention",
     summary="Set the route-log retention policy",
     description="`retention_days` 1..1095; optionally the IANA `timezone` whose cleanup hour "
-    "(2 AM by default) starts the daily cleanup. Takes effect at the next cleanup.",
-    area="logs",
+    "(2 AM by default) starts the daily cleanup. Takes effect at the next cleanup. Any key "
+    "with the `logs` scope may change it. Rate limit: shared with the statistics (20/min).",
+    area="stats",
+    scope="logs",
     body=RetentionUpdate,
     response=RetentionResponse,
 )

@@ -146,6 +146,9 @@ class DayStats(BaseModel):
     date: date
     total: int
     by_action: dict[str, int]
+    by_object: dict[str, int]
+    by_pool: dict[str, int] = Field(description="Rows with a pool, per pool.")
+    by_user: dict[str, int] = Field(description="Assignments per assigned user id.")
 
 
 class LogStatsResponse(BaseModel):

@@ -1,5 +1,6 @@
 """Route-log statistics over a period: counts by action, object, pool and user, the spread of
-assignments over each pool's members, conversion and match rates, and per-day totals.
+assignments over each pool's members, conversion and match rates, and per-day counts (by
+action, object, pool and user).
 
 Every figure is one GROUP BY over the tenant's period (index range on tenant + timestamp).
 Days are the tenant's calendar days: PostgreSQL converts with AT TIME ZONE; SQLite, which has
@@ -10,11 +11,12 @@ minutes) that Python then folds into local days.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, cast, distinct, func, select
+from sqlalchemy import ColumnElement, Integer, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from bridge.db import Database
@@ -45,33 +47,66 @@ def _rate(numerator: int, denominator: int) -> Rate:
     return Rate(numerator=numerator, denominator=denominator, rate=rate)
 
 
-def _per_day(
-    session: Session, where: list[ColumnElement[bool]], zone: str
-) -> dict[date, dict[str, int]]:
-    days: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+@dataclass
+class _Day:
+    """One local day's counts, filled from (action, object, pool, assigned user) groups."""
+
+    by_action: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_object: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_pool: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_user: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, action: str, sobject: str, pool: str | None, user: str | None, n: int) -> None:
+        self.by_action[action] += n
+        self.by_object[sobject] += n
+        if pool is not None:
+            self.by_pool[pool] += n
+        if user is not None:
+            self.by_user[user] += n
+
+    def stats(self, day: date) -> DayStats:
+        return DayStats(
+            date=day, total=sum(self.by_action.values()), by_action=_by_key(self.by_action),
+            by_object=_by_key(self.by_object), by_pool=_by_key(self.by_pool),
+            by_user=_by_key(self.by_user),
+        )  # fmt: skip
+
+
+def _by_key(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
+
+
+# Like the period's by_user: only assignments count for a user (null otherwise, which also
+# keeps the groups few).
+_ASSIGNED_USER = case((RouteLog.action == "assign", RouteLog.assigned_to), else_=None)
+_DAY_GROUPS = (RouteLog.action, RouteLog.object, RouteLog.pool, _ASSIGNED_USER)
+
+
+def _per_day(session: Session, where: list[ColumnElement[bool]], zone: str) -> dict[date, _Day]:
+    days: dict[date, _Day] = defaultdict(_Day)
     if session.get_bind().dialect.name == "postgresql":
         local_day = func.date(func.timezone(zone, RouteLog.timestamp))
         rows = session.execute(
-            select(local_day, RouteLog.action, func.count())
+            select(local_day, *_DAY_GROUPS, func.count())
             .where(*where)
-            .group_by(local_day, RouteLog.action)
+            .group_by(local_day, *_DAY_GROUPS)
         )
-        for day, action, n in rows:
-            days[day][action] += int(n)
+        for day, action, sobject, pool, user, n in rows:
+            days[day].add(action, sobject, pool, user, int(n))
         return days
     tz = ZoneInfo(zone)
     hour = func.strftime("%Y-%m-%d %H", RouteLog.timestamp)
     quarter = cast(func.strftime("%M", RouteLog.timestamp), Integer) / 15
     rows = session.execute(
-        select(hour, quarter, RouteLog.action, func.count())
+        select(hour, quarter, *_DAY_GROUPS, func.count())
         .where(*where)
-        .group_by(hour, quarter, RouteLog.action)
+        .group_by(hour, quarter, *_DAY_GROUPS)
     )
-    for hour_text, slot, action, n in rows:
+    for hour_text, slot, action, sobject, pool, user, n in rows:
         start = datetime.strptime(hour_text, "%Y-%m-%d %H").replace(
             minute=int(slot) * 15, tzinfo=UTC
         )
-        days[start.astimezone(tz).date()][action] += int(n)
+        days[start.astimezone(tz).date()].add(action, sobject, pool, user, int(n))
     return days
 
 
@@ -123,8 +158,5 @@ def statistics(db: Database, where: ExportFilter, zone: str) -> LogStatsResponse
         assignments=assignments,
         conversion_rate=_rate(converted, leads_seen),
         match_rate=_rate(matched, seen),
-        per_day=[
-            DayStats(date=day, total=sum(actions.values()), by_action=dict(sorted(actions.items())))
-            for day, actions in sorted(days.items())
-        ],
+        per_day=[counts.stats(day) for day, counts in sorted(days.items())],
     )

@@ -121,6 +121,28 @@ async def test_retention_api(aiohttp_client: Any, settings: Settings, db: Databa
     assert retention.get_policy(db, created.tenant_id).retention_days == 90
 
 
+async def test_retention_calls_spend_the_stats_budget_not_the_exports(
+    aiohttp_client: Any, settings: Settings, db: Database
+) -> None:
+    tight = settings.model_copy(
+        update={"rate_limit_logs_per_min": 1, "rate_limit_stats_per_min": 3}
+    )
+    created = tenants.create_key(db, "acme", scopes=["logs"])
+    client = await aiohttp_client(create_app(tight))
+    headers = {"Authorization": f"Bearer {created.key}"}
+    assert (await client.get("/v1/logs/retention", headers=headers)).status == 200
+    resp = await client.put("/v1/logs/retention", json={"retention_days": 90}, headers=headers)
+    assert resp.status == 200
+    export = {"from": "2025-03-01", "to": "2025-03-02"}
+    assert (await client.get("/v1/logs/routing", params=export, headers=headers)).status == 200
+    assert (await client.get("/v1/logs/retention", headers=headers)).status == 200
+    assert (await client.get("/v1/logs/retention", headers=headers)).status == 429  # 4th of 3
+    # The scope stays `logs`: a key scoped to statistics alone may not touch retention.
+    stats_only = tenants.create_key(db, "acme", scopes=["stats"]).key
+    resp = await client.get("/v1/logs/retention", headers={"Authorization": f"Bearer {stats_only}"})
+    assert resp.status == 403
+
+
 def test_cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()

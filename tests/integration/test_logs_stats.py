@@ -79,7 +79,15 @@ async def test_stats(aiohttp_client: Any, settings_any: Settings) -> None:
     assert data["match_rate"] == {"numerator": 1, "denominator": 7, "rate": round(1 / 7, 6)}
     days = {d["date"]: d for d in data["per_day"]}
     assert days["2025-03-01"]["total"] == 10 and days["2025-03-01"]["by_action"]["error"] == 1
-    assert days["2025-03-02"] == {"date": "2025-03-02", "total": 1, "by_action": {"assign": 1}}
+    assert days["2025-03-02"] == {
+        "date": "2025-03-02", "total": 1, "by_action": {"assign": 1}, "by_object": {"Lead": 1},
+        "by_pool": {"inbound": 1}, "by_user": {B: 1},
+    }  # fmt: skip
+    # Per day as for the period: objects, pools (rows with one), users (assignments only).
+    first = days["2025-03-01"]
+    assert first["by_object"] == {"Contact": 1, "Lead": 9}
+    assert first["by_pool"] == {"enterprise": 1, "inbound": 4}
+    assert first["by_user"] == {A: 3, B: 1, C: 1}
     # Filters narrow every figure.
     resp = await client.get(
         "/v1/logs/stats",
