@@ -141,6 +141,7 @@ def test_leads_are_enriched_and_written_back(stack: Stack) -> None:
         "old": "(415) 555-0123",
         "new": "+14155550123",
         "provider": "offline",
+        "confidence": 0.95,
     }
     assert tess_log.diff["Title"]["provider"] == "upstream"
     assert "Country" not in tess_log.diff
