@@ -98,7 +98,8 @@ def _earned(body: ConvertRequest, outcome: Outcome) -> int:
     "converted lead answers `status: duplicate` with its existing ids. Every conversion and "
     "merge writes a route log with the field diff. Idempotent on `Idempotency-Key`.",
     area="sync",
-    credits="3 per lead; +2 with match_policy; +1 with set_owner_round_robin_pool. A lead left "
+    credits="3 per lead; +2 with match_policy (unless both sides are null); +1 with "
+    "set_owner_round_robin_pool. A lead left "
     "unconverted pays only the pre-check (2); a duplicate pays nothing.",
     body=ConvertRequest,
     response=ConvertResponse,

@@ -317,6 +317,16 @@ async def test_without_match_policy_salesforce_creates_new_records(
     assert [a["type"] for a in data["actions"]] == ["create", "create", "convert"]
 
 
+async def test_match_policy_with_both_sides_null_charges_no_matching(
+    client, tenant, seeded
+) -> None:
+    body = {"lead_sf_id": seeded["lead"], "match_policy": {"contact": None, "account": None}}
+    status, data, _ = await convert(client, tenant, body)
+    assert status == 200 and data["status"] == "converted", data
+    assert not any(a["type"].startswith("match_") for a in data["actions"])  # no pre-check
+    assert data["credits_consumed"] == 3 and data["credits_remaining"] == 997
+
+
 async def test_separate_contact_policy_and_foreign_org(client, tenant, seeded, sandbox, db) -> None:
     body = {"lead_sf_id": seeded["lead"], "match_policy": MATCH_POLICY,
             "merge_policy": {"on_contact_match": "create_separate_contact"}}  # fmt: skip
