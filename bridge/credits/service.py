@@ -222,6 +222,13 @@ class RemainingCache:
         self.note_held(tenant_id, held)
         return held
 
+    def with_lease(self, tenant_id: int, sql_remaining: int) -> int:
+        """What to report after a SQL debit: the new SQL balance plus the ingest lease as last
+        seen (a lease changes only by callouts, which note it), so every answer agrees with
+        `/v1/credits/remaining` instead of hiding the credits parked in Redis."""
+        hit = self._held.get(tenant_id)
+        return sql_remaining + (hit[1] if hit is not None else 0)
+
     async def get(self, tenant_id: int) -> int:
         total = await self.sql(tenant_id)
         if self._held_source is None:

@@ -29,7 +29,7 @@ from bridge.forms.spam import BurstLimit
 from bridge.keyset_cursor import CursorSigner, InvalidCursor
 from bridge.web.appkeys import DB, REDIS, SALESFORCE, SETTINGS
 from bridge.web.auth import principal
-from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
+from bridge.web.charging import CREDITS_CACHE, insufficient, note_debit
 from bridge.web.cors import enable_cors
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import RequestValidationError
@@ -123,7 +123,7 @@ async def submit(request: web.Request) -> web.Response:
         spent = await service.charge(tenant_id, price(body), rid)
     except InsufficientCredits as exc:
         raise insufficient(exc) from None
-    request[CREDITS_REMAINING] = spent.remaining
+    spent = note_debit(request, spent)
     try:
         outcome = await service.process(tenant_id, body, form, rid)
     except Exception:

@@ -13,7 +13,7 @@ from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import InsufficientCredits
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.auth import principal
-from bridge.web.charging import CREDITS_REMAINING, insufficient
+from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 from bridge.web.request_id import REQUEST_ID
@@ -80,25 +80,26 @@ async def trigger(request: web.Request) -> web.Response:
     except UnknownWorkflow:
         raise ApiError(404, "Workflow not found", details={"workflow_id": workflow_id}) from None
     body = await parse_body(request, WorkflowTriggerRequest)
-    rid = request[REQUEST_ID]
+    rid, tenant_id = request[REQUEST_ID], principal(request).tenant_id
     key = request.headers.get("Idempotency-Key")
     answer = {"success": True, "status": "queued", "request_id": rid,
               "workflow_id": workflow_id, "cached": False}  # fmt: skip
     so_far = round((time.perf_counter() - started) * 1000)
     try:
         accepted = await service.trigger(
-            principal(request).tenant_id, workflow_id, body, request_id=rid,
+            tenant_id, workflow_id, body, request_id=rid,
             dedupe_key=key[:255] if key else None,
             response={**answer, "processing_time_ms": so_far},
         )  # fmt: skip
     except InsufficientCredits as exc:
         raise insufficient(exc) from None
-    request[CREDITS_REMAINING] = accepted.credits_remaining
+    remaining = request.app[CREDITS_CACHE].with_lease(tenant_id, accepted.credits_remaining)
+    request[CREDITS_REMAINING] = remaining
     return json_model(WorkflowTriggerResponse(
         **{**answer, "cached": accepted.duplicate},
         processing_time_ms=round((time.perf_counter() - started) * 1000),
         enrichment_job_id=accepted.job_id, credits_consumed=accepted.credits_consumed,
-        credits_remaining=accepted.credits_remaining,
+        credits_remaining=remaining,
     ))  # fmt: skip
 
 

@@ -151,9 +151,34 @@ async def test_a_low_lease_is_topped_up_in_the_background(
     assert await leases.held(tenant_id) == 400
     await client.hset(lease_key(tenant_id), "c", 90)
     leases.note_spent(tenant_id, 90)  # below: a top-up starts, nobody waits for it
+    # Redis gets the chunk just before the SQL debit commits (by design): wait for both.
     for _ in range(100):
-        if await leases.held(tenant_id) == 490:
+        if await leases.held(tenant_id) == 490 and credits.remaining(db, tenant_id) == 9_200:
             break
         await asyncio.sleep(0.02)
     assert await leases.held(tenant_id) == 490
     assert credits.remaining(db, tenant_id) == 10_000 - 800
+
+
+async def test_paid_endpoints_report_the_balance_with_the_lease(
+    aiohttp_client: Any, settings: Settings, db: Database, tenant: dict[str, Any]
+) -> None:
+    """After a callout parked credits in a lease, a paid sync endpoint reports the same
+    remaining as /v1/credits/remaining (body and header), not the SQL balance alone."""
+    credits.grant(db, tenant["tenant_id"], 10_000)
+    app: TestClient = await aiohttp_client(create_app(settings))
+    callout = await app.post(
+        "/v1/triggers/salesforce", json=_callout(LEADS[0]), headers=tenant["auth"]
+    )
+    assert callout.status == 200
+    enrich = await app.post(
+        "/v1/enrich/company", headers=tenant["auth"],
+        json={"record_id": "lease-1", "company_name": "Acme Corp, Inc.", "domain": "acme.com"},
+    )  # fmt: skip
+    body = await enrich.json()
+    assert enrich.status == 200 and body["credits_consumed"] == 1
+    total = await app.get("/v1/credits/remaining", headers=tenant["auth"])
+    remaining = (await total.json())["remaining_credits"]
+    assert remaining == 10_000 - 2 - 1  # the lease is counted, not spent
+    assert body["credits_remaining"] == remaining
+    assert enrich.headers["X-Credits-Remaining"] == str(remaining)
