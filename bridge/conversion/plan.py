@@ -66,6 +66,7 @@ class Plan:
     created_account: bool = False  # the bridge created the account (a contact without one)
     pick: Pick | None = None
     refused: set[str] = field(default_factory=set)
+    refused_picks: list[Pick] = field(default_factory=list)  # owners Salesforce refused
     failure: str | None = None
     failure_kind: str = "skip"  # route-log action of a failure: skip (policy) or error
     result: LeadConvertResult | None = None

@@ -265,6 +265,7 @@ class ConversionService:
                 assert self.routing is not None and policy.pool
                 self.routing.refused_owner(plan.pick.assigned_to)
                 plan.refused.add(plan.pick.assigned_to)
+                plan.refused_picks.append(plan.pick)
                 plan.act("owner_refused", f"Salesforce refused {plan.pick.assigned_to} as an "
                          "inactive owner; picking again", sf_id=plan.pick.assigned_to)  # fmt: skip
                 try:
@@ -339,12 +340,18 @@ class ConversionService:
                 outcome = outcomes[plan.lead_id]
                 common = {"tenant_id": tenant_id, "request_id": request_ids.get(plan.lead_id),
                           "idempotency_key": key}  # fmt: skip
+                self._log_refused_owners(session, tenant_id, plan, common)
                 if outcome.status == DUPLICATE:
                     continue  # the request that converted it wrote the route log
                 if outcome.status != CONVERTED:
+                    # A pick made for the lead keeps its sequence accounted for (a retry
+                    # replays it and logs the assign then).
+                    pick = plan.pick
                     record_action(session, object="Lead", object_id=plan.lead_id,
                                   action=plan.failure_kind, reason=(plan.failure or "") + note,
                                   pool=policy.pool, prev_owner=plan.lead.get("OwnerId"),
+                                  assigned_to=pick.assigned_to if pick else None,
+                                  sequence=pick.sequence if pick else None,
                                   **common)  # fmt: skip
                     continue
                 diffs = _diffs(plan, outcome, contacts_before, accounts_before,
@@ -385,6 +392,20 @@ class ConversionService:
                 outcome.owner_id = outcome.owner_id or leads_after.get(plan.lead_id, {}).get(
                     "OwnerId"
                 )
+
+    def _log_refused_owners(
+        self, session: Any, tenant_id: int, plan: Plan, common: Mapping[str, Any]
+    ) -> None:
+        """A `skip` route log per owner Salesforce refused as inactive, as routing writes."""
+        if self.routing is None:
+            return
+        for pick in plan.refused_picks:
+            self.routing.record(
+                session, tenant_id, "Lead", pick, prev_owner=plan.lead.get("OwnerId"),
+                action="skip", reason=f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to} "
+                "as the converted lead's owner; re-picked",
+                idempotency_key=common["idempotency_key"], request_id=common["request_id"],
+            )  # fmt: skip
 
 
 def _live(plan: Plan) -> bool:

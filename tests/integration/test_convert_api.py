@@ -429,3 +429,49 @@ async def test_idempotency_key_of_a_pick_is_tied_to_its_lead(
     )  # fmt: skip
     data = await resp.json()
     assert resp.status == 200 and (data["assigned_to"], data["sequence"]) == (b, 2), data
+
+
+async def test_pool_owner_refusals_and_failures_keep_their_sequence_logged(
+    client, tenant, sandbox, gateway, db, tag
+) -> None:
+    leaving = sandbox.create("User", {
+        "Username": f"{tag}@sandbox.bridge.local", "LastName": "Leaving", "Alias": tag,
+        "Email": f"{tag}@example.com", "IsActive": True,
+    })  # fmt: skip
+    sandbox.seed(users=6, seed=23)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    stays = next(r["Id"] for r in rows if r["Id"] not in (sandbox.integration_user_id, leaving))
+    resp = await client.post("/v1/routing/pools", headers=auth(tenant), json={
+        "name": "converters", "members": [{"user_id": leaving}, {"user_id": stays}]})  # fmt: skip
+    assert resp.status == 201, await resp.json()
+    leads = [sandbox.create("Lead", {"LastName": f"L{i}{tag}", "Company": f"C{i}{tag}"})
+             for i in range(4)]  # fmt: skip
+
+    async def convert_lead(lead: str) -> dict[str, Any]:
+        body = {"lead_sf_id": lead, "set_owner_round_robin_pool": "converters"}
+        status, data, _ = await convert(client, tenant, body)
+        assert status == 200, data
+        return data
+
+    assert (await convert_lead(leads[0]))["owner_id"] == leaving  # active users now cached
+    sandbox.update("User", leaving, {"IsActive": False}, system=True)
+    assert (await convert_lead(leads[1]))["owner_id"] == stays
+    third = await convert_lead(leads[2])  # `leaving`'s turn: Salesforce refuses the owner
+    assert third["status"] == "converted" and third["owner_id"] == stays
+    assert any(a["type"] == "owner_refused" for a in third["actions"])
+    entries = [e for e in logs(db, tenant["tenant_id"]) if e.object_id == leads[2]]
+    [skip] = [e for e in entries if e.action == "skip"]
+    assert (skip.pool, skip.assigned_to, skip.sequence) == ("converters", leaving, 3)
+    assert "INACTIVE_OWNER_OR_USER" in skip.reason
+    [assign] = [e for e in entries if e.action == "assign"]
+    assert (assign.assigned_to, assign.sequence) == (stays, 4)
+    # A conversion Salesforce refuses after the pick: its error log holds the pick's sequence.
+    sandbox.add_fault(kind="UNABLE_TO_LOCK_ROW_RECORDS", path="/Soap/", record_indexes=[0])
+    try:
+        failed = await convert_lead(leads[3])
+    finally:
+        sandbox.clear_faults()
+    assert failed["status"] == "failed"
+    [error] = [e for e in logs(db, tenant["tenant_id"]) if e.object_id == leads[3]]
+    assert (error.action, error.pool, error.assigned_to, error.sequence) == (
+        "error", "converters", stays, 5)  # fmt: skip
