@@ -13,12 +13,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from bridge.credits import store
 from bridge.credits.store import NO_TAGS, Tags
 from bridge.db import Database
 from config.logging import current_request_id
+
+log = structlog.get_logger(__name__)
 
 
 class InsufficientCredits(Exception):
@@ -222,20 +226,20 @@ class RemainingCache:
         self.note_held(tenant_id, held)
         return held
 
-    def with_lease(self, tenant_id: int, sql_remaining: int) -> int:
-        """What to report after a SQL debit: the new SQL balance plus the ingest lease as last
-        seen (a lease changes only by callouts, which note it), so every answer agrees with
-        `/v1/credits/remaining` instead of hiding the credits parked in Redis."""
-        hit = self._held.get(tenant_id)
-        return sql_remaining + (hit[1] if hit is not None else 0)
-
-    async def get(self, tenant_id: int) -> int:
-        total = await self.sql(tenant_id)
+    async def with_lease(self, tenant_id: int, sql_remaining: int) -> int:
+        """`sql_remaining` plus the tenant's ingest lease: what every answer reports, so it
+        agrees with `/v1/credits/remaining` instead of hiding the credits parked in Redis.
+        The lease as noted within `ttl` (callouts note it), else read from Redis."""
         if self._held_source is None:
-            return total
+            return sql_remaining
         hit = self._held.get(tenant_id)
         if hit is not None and hit[0] > time.monotonic():
-            return total + hit[1]
-        held = await self._held_source(tenant_id)
-        self.note_held(tenant_id, held)
-        return total + held
+            return sql_remaining + hit[1]
+        try:
+            return sql_remaining + await self.held(tenant_id)
+        except (RedisError, OSError) as exc:  # a reported figure must not fail a paid request
+            log.warning("credits.lease_unreadable", error=type(exc).__name__)
+            return sql_remaining + (hit[1] if hit is not None else 0)
+
+    async def get(self, tenant_id: int) -> int:
+        return await self.with_lease(tenant_id, await self.sql(tenant_id))

@@ -123,7 +123,7 @@ async def submit(request: web.Request) -> web.Response:
         spent = await service.charge(tenant_id, price(body), rid)
     except InsufficientCredits as exc:
         raise insufficient(exc) from None
-    spent = note_debit(request, spent)
+    spent = await note_debit(request, spent)
     try:
         outcome = await service.process(tenant_id, body, form, rid)
     except Exception:

@@ -61,30 +61,30 @@ async def charge(
             request_id=request.get(REQUEST_ID),
         )
     except InsufficientCredits as exc:
-        _note(request, caller.tenant_id, exc.remaining)
+        await _note(request, caller.tenant_id, exc.remaining)
         # The body keeps the SQL balance: credits parked in the ingest lease cannot pay this.
         raise insufficient(exc) from None
-    return replace(spent, remaining=_note(request, caller.tenant_id, spent.remaining))
+    return replace(spent, remaining=await _note(request, caller.tenant_id, spent.remaining))
 
 
 async def refund_charge(request: web.Request, spent: Debit) -> int:
     if spent.amount == 0:  # nothing to give back; `remaining` is already as reported
         return spent.remaining
     remaining = await arefund(request.app[DB], spent)
-    return _note(request, spent.tenant_id, remaining)
+    return await _note(request, spent.tenant_id, remaining)
 
 
-def _note(request: web.Request, tenant_id: int, sql_remaining: int) -> int:
+async def _note(request: web.Request, tenant_id: int, sql_remaining: int) -> int:
     """Cache the SQL balance; report (and return) it with the tenant's ingest lease."""
     cache = request.app[CREDITS_CACHE]
     cache.put(tenant_id, sql_remaining)
-    request[CREDITS_REMAINING] = reported = cache.with_lease(tenant_id, sql_remaining)
+    request[CREDITS_REMAINING] = reported = await cache.with_lease(tenant_id, sql_remaining)
     return reported
 
 
-def note_debit(request: web.Request, spent: Debit) -> Debit:
+async def note_debit(request: web.Request, spent: Debit) -> Debit:
     """For services that debit on their own (forms, workflows): the same reporting as `charge`."""
-    return replace(spent, remaining=_note(request, spent.tenant_id, spent.remaining))
+    return replace(spent, remaining=await _note(request, spent.tenant_id, spent.remaining))
 
 
 async def add_credits_header(request: web.Request, response: web.StreamResponse) -> None:

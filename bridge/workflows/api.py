@@ -93,7 +93,7 @@ async def trigger(request: web.Request) -> web.Response:
         )  # fmt: skip
     except InsufficientCredits as exc:
         raise insufficient(exc) from None
-    remaining = request.app[CREDITS_CACHE].with_lease(tenant_id, accepted.credits_remaining)
+    remaining = await request.app[CREDITS_CACHE].with_lease(tenant_id, accepted.credits_remaining)
     request[CREDITS_REMAINING] = remaining
     return json_model(WorkflowTriggerResponse(
         **{**answer, "cached": accepted.duplicate},

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from bridge.app import create_app
+from bridge.app import AUTH_CACHE_SECONDS, create_app
 from bridge.credits import service as credits
 from bridge.credits.lease import CreditLeases, lease_key
 from bridge.db import Database
@@ -182,3 +182,29 @@ async def test_paid_endpoints_report_the_balance_with_the_lease(
     assert remaining == 10_000 - 2 - 1  # the lease is counted, not spent
     assert body["credits_remaining"] == remaining
     assert enrich.headers["X-Credits-Remaining"] == str(remaining)
+
+
+async def test_remaining_reported_after_an_idle_lease_went_back(
+    aiohttp_client: Any, settings: Settings, db: Database, tenant: dict[str, Any]
+) -> None:
+    """Once the idle lease is back in SQL (and the noted lease has expired), a paid endpoint
+    reports the true balance, not SQL plus a lease that no longer exists."""
+    credits.grant(db, tenant["tenant_id"], 10_000)
+    quick = settings.model_copy(update={"trigger_credit_lease_idle_seconds": 0.2})
+    app: TestClient = await aiohttp_client(create_app(quick))
+    callout = await app.post(
+        "/v1/triggers/salesforce", json=_callout(LEADS[1]), headers=tenant["auth"]
+    )
+    assert callout.status == 200
+    for _ in range(200):  # the maintenance loop returns the idle lease
+        if credits.remaining(db, tenant["tenant_id"]) == 10_000 - 2:
+            break
+        await asyncio.sleep(0.05)
+    assert credits.remaining(db, tenant["tenant_id"]) == 10_000 - 2
+    await asyncio.sleep(AUTH_CACHE_SECONDS)  # what this process noted of the lease expires
+    enrich = await app.post(
+        "/v1/enrich/company", headers=tenant["auth"],
+        json={"record_id": "lease-2", "company_name": "Acme Corp, Inc.", "domain": "acme.com"},
+    )  # fmt: skip
+    assert (await enrich.json())["credits_remaining"] == 10_000 - 2 - 1
+    assert enrich.headers["X-Credits-Remaining"] == str(10_000 - 2 - 1)
