@@ -5,10 +5,14 @@ usage comes from the answer's `usage`; confidence is the mean token probability 
 endpoint returns `logprobs`, else None (the docs allow null). Keys never reach the logs.
 
 Reasoning models (OpenAI's o-series and similar) refuse `logprobs` and `max_tokens` with a 400.
-When a 400 names either, the call is repeated once without `logprobs` and with
-`max_completion_tokens`, and the model is remembered for the life of the client (the process),
-so later calls go plain at once. The provider's own error message, with secrets taken out, is
-kept in the error: it is what tells an operator what to fix.
+When a 400 says one of them is unsupported (OpenAI's `code: unsupported_parameter`, or an error
+naming it as not supported), the call is repeated once without `logprobs` and with
+`max_completion_tokens`. Only when that plain call succeeds is the model remembered for the life
+of the client (the process), so later calls go plain at once. Any other 400 (say "max_tokens is
+too large", or a context-length error) is the caller's error as it stands: switching would cost an
+ordinary model its logprobs for good, and strand a backend that does not know
+`max_completion_tokens`. The provider's own error message, with secrets taken out, is kept in the
+error: it is what tells an operator what to fix.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from config.settings import Settings
 EFFORTS = ("low", "medium", "high")
 # Longer answers are allowed as the effort rises.
 MAX_TOKENS = {"low": 1_000, "medium": 2_000, "high": 4_000}
-# Parameters reasoning models refuse; a 400 naming one of them triggers the plain retry.
-_REFUSABLE = ("logprobs", "max_tokens")
+# Parameters reasoning models refuse; a 400 saying one of them is unsupported triggers the
+# plain retry. Whole words: `max_completion_tokens` and `top_logprobs` are not these.
+_REFUSABLE = re.compile(r"\b(logprobs|max_tokens)\b")
+_UNSUPPORTED = re.compile(r"\b(unsupported|not supported)\b", re.IGNORECASE)
 # Provider key shapes (sk-..., sk-proj-..., also masked as sk-****abcd) in error messages.
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_*.-]{4,}")
 _REDACTOR = Redactor()
@@ -96,8 +102,9 @@ class ChatClient:
         plain = model in self.plain_models
         response = self._post(_payload(model, messages, limit, json_mode, plain=plain))
         if response.status_code == 400 and not plain and _refuses_extras(response):
-            self.plain_models.add(model)
             response = self._post(_payload(model, messages, limit, json_mode, plain=True))
+            if response.status_code == 200:  # only a plain form that works is worth keeping
+                self.plain_models.add(model)
         if response.status_code != 200:
             message = self._provider_message(response)
             raise AiUnavailable(
@@ -159,10 +166,12 @@ def _error(response: requests.Response) -> dict[str, Any]:
 
 
 def _refuses_extras(response: requests.Response) -> bool:
-    """Does this 400 say the model refuses `logprobs` or `max_tokens`?"""
+    """Does this 400 say `logprobs` or `max_tokens` is unsupported (not merely wrong)?"""
     error = _error(response)
-    named = f"{error.get('param') or ''} {error.get('message') or ''}"
-    return any(p in named for p in _REFUSABLE)
+    param, message = str(error.get("param") or ""), str(error.get("message") or "")
+    if not _REFUSABLE.search(f"{param} {message}"):
+        return False
+    return error.get("code") == "unsupported_parameter" or bool(_UNSUPPORTED.search(message))
 
 
 def _read(response: requests.Response, model: str) -> ChatResult:

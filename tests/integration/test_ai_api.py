@@ -240,14 +240,79 @@ async def test_reasoning_model_retried_without_logprobs(
     resp = await client.post("/v1/enrich/ai", json={"query": "again"}, headers=auth(tenant))
     assert resp.status == 200 and len(chat.requests) == 3
     assert "logprobs" not in chat.requests[2]
-    # A model that refuses something else is not retried: its message reaches the caller.
+    # A fresh model (effort high: "big", never switched) that refuses something else is not
+    # retried: its message reaches the caller, and it keeps asking for logprobs.
     chat.failures.append(400)
     chat.failure_message = "Invalid value for 'temperature'."
-    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    body = {"query": "q", "effort": "high"}
+    resp = await client.post("/v1/enrich/ai", json=body, headers=auth(tenant))
     assert resp.status == 502 and len(chat.requests) == 4
+    assert chat.requests[3]["model"] == "big" and chat.requests[3]["logprobs"] is True
     assert (await resp.json())["details"] == (
         "AI endpoint answered HTTP 400: Invalid value for 'temperature'."
     )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {  # OpenAI: names max_tokens as its param, but does not refuse it
+            "message": "max_tokens is too large: 4000. This model supports at most 2048 "
+            "completion tokens, whereas you provided 4000.",
+            "type": "invalid_request_error",
+            "param": "max_tokens",
+            "code": None,
+        },
+        {  # vLLM: a context-length error that mentions max_tokens
+            "message": "'max_tokens' is too large: 4000. This model's maximum context length "
+            "is 4096 tokens and your request has 200 input tokens (4000 > 4096 - 200).",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+        },
+    ],
+)
+async def test_max_tokens_too_large_is_not_a_refusal(
+    aiohttp_client, settings, chat, tenant, error
+) -> None:
+    """A 400 that mentions max_tokens without saying it is unsupported is the caller's error:
+    no plain retry, and the model keeps its logprobs (confidence) afterwards."""
+    chat.failures.append((400, error))
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 502, data
+    assert data["details"].startswith("AI endpoint answered HTTP 400: ")
+    assert "too large" in data["details"] and len(chat.requests) == 1
+    resp = await client.post("/v1/enrich/ai", json={"query": "again"}, headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 200 and data["confidence"] is not None
+    assert chat.requests[1]["logprobs"] is True and chat.requests[1]["max_tokens"] == 1_000
+
+
+async def test_plain_form_remembered_only_once_it_worked(
+    aiohttp_client, settings, chat, tenant
+) -> None:
+    """A refusal whose plain retry fails (here a 503) does not switch the model: the next call
+    tries the full form again, and only a plain call answered 200 is remembered."""
+    chat.reasoning_models.add("reasoner")
+    chat.failures.extend([(400, ChatServer.refused({"logprobs": True})), 503])
+    client = await client_for(aiohttp_client, ai_settings(settings, chat, ai_model="reasoner"))
+    resp = await client.post("/v1/enrich/ai", json={"query": "q"}, headers=auth(tenant))
+    assert resp.status == 502 and (await resp.json())["details"] == (
+        "AI endpoint answered HTTP 503: boom"
+    )
+    assert [("logprobs" in r, "max_completion_tokens" in r) for r in chat.requests] == [
+        (True, False),
+        (False, True),
+    ]
+    resp = await client.post("/v1/enrich/ai", json={"query": "again"}, headers=auth(tenant))
+    assert resp.status == 200, await resp.json()
+    assert chat.requests[2]["logprobs"] is True  # not remembered after the failed retry
+    assert chat.requests[3]["max_completion_tokens"] == 1_000 and len(chat.requests) == 4
+    resp = await client.post("/v1/enrich/ai", json={"query": "third"}, headers=auth(tenant))
+    assert resp.status == 200 and len(chat.requests) == 5
+    assert "logprobs" not in chat.requests[4]  # remembered once the plain call worked
 
 
 async def test_ordinary_model_keeps_logprobs(aiohttp_client, settings, chat, tenant) -> None:

@@ -23,8 +23,9 @@ from tests.app_in_thread import AppInThread
 class ChatServer:
     api_key: str = "sk-test-1"
     replies: list[str] = field(default_factory=list)  # answered in order, then the default
-    failures: list[int] = field(default_factory=list)  # HTTP statuses answered first
-    failure_message: str = "boom"  # the `error.message` of those failures
+    # HTTP statuses answered first; a (status, error) pair answers that exact `error` object.
+    failures: list[int | tuple[int, dict[str, Any]]] = field(default_factory=list)
+    failure_message: str = "boom"  # the `error.message` of the bare-status failures
     # Models answering 400 to `max_tokens` or `logprobs` (as OpenAI's o-series models do).
     reasoning_models: set[str] = field(default_factory=set)
     delay: float = 0.0
@@ -51,8 +52,13 @@ class ChatServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.failures:
-            error = {"message": self.failure_message, "type": "api_error"}
-            return web.json_response({"error": error}, status=self.failures.pop(0))
+            failure = self.failures.pop(0)
+            status, error = (
+                failure
+                if isinstance(failure, tuple)
+                else (failure, {"message": self.failure_message, "type": "api_error"})
+            )
+            return web.json_response({"error": error}, status=status)
         if body["model"] in self.reasoning_models:
             refused = self.refused(body)
             if refused is not None:
