@@ -24,7 +24,7 @@ from bridge.ai.models import (
 )
 from bridge.ai.service import AiService, Question
 from bridge.web.appkeys import SETTINGS
-from bridge.web.charging import charge, refund_charge
+from bridge.web.charging import CREDITS_REMAINING, charge, refund_charge
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 from bridge.web.responses import json_model
@@ -88,7 +88,7 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
         raise
     cost = min(answer.credits, body.max_credits) if body.max_credits else answer.credits
     try:
-        extra, remaining = await _charge_up_to(request, cost - 1, reserved.remaining)
+        extra = await _charge_up_to(request, cost - 1)
     except Exception:
         await refund_charge(request, reserved)
         raise
@@ -96,7 +96,8 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
         AIEnrichResponse(
             success=True, query=body.query, response=answer.response,
             confidence=answer.confidence, credits_consumed=1 + extra,
-            credits_remaining=remaining,
+            # As X-Credits-Remaining says: the last charge's balance with the ingest lease.
+            credits_remaining=request[CREDITS_REMAINING],
             token_usage=TokenUsage(prompt_tokens=answer.prompt_tokens,
                                    completion_tokens=answer.completion_tokens,
                                    total_tokens=answer.total_tokens),
@@ -106,18 +107,20 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
     )  # fmt: skip
 
 
-async def _charge_up_to(request: web.Request, amount: int, remaining: int) -> tuple[int, int]:
+async def _charge_up_to(request: web.Request, amount: int) -> int:
     """Charge `amount`, or what the account has left when that is less (the answer exists
-    already); returns (charged, remaining)."""
+    already); returns what was charged. Every attempt, a 402 too, notes the remaining to
+    report in the request (CREDITS_REMAINING)."""
     while amount > 0:
         try:
-            return amount, (await charge(request, amount)).remaining
+            await charge(request, amount)
+            return amount
         except ApiError as exc:
             if exc.status != 402:
                 raise
-            remaining = exc.credits_remaining or 0
-            amount = min(amount - 1, remaining)  # shrinks each time: a race cannot loop
-    return 0, remaining
+            # The 402's figure is the spendable SQL balance: what can still be charged.
+            amount = min(amount - 1, exc.credits_remaining or 0)  # shrinks: a race cannot loop
+    return 0
 
 
 @routes.post(

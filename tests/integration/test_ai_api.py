@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from bridge.ai.credits import credits_for
 from bridge.app import create_app
 from bridge.credits import service as credits
+from bridge.credits.lease import CreditLeases
 from bridge.db import Database
 from bridge.tenants import service as tenants
 from config.settings import Settings
@@ -149,6 +151,33 @@ async def test_charge_capped_at_what_the_account_has_left(aiohttp_client, settin
     # Now empty: the next request is a 402 before the model is asked.
     resp = await client.post("/v1/enrich/ai", json={"query": "more"}, headers=headers)
     assert resp.status == 402 and len(chat.requests) == 1
+
+
+async def test_emptied_account_reports_remaining_as_the_header_does(
+    aiohttp_client, settings, chat, db, redis_url
+) -> None:
+    """The band charge finds the SQL balance empty (a 402 inside, never the caller's): the body
+    reports the remaining with the tenant's ingest lease, as X-Credits-Remaining does."""
+    created = tenants.create_key(db, "leased")
+    credits.grant(db, created.tenant_id, 40)
+    connection = aioredis.Redis.from_url(redis_url)
+    leases = CreditLeases(db, connection, redis_url)
+    try:
+        assert (await leases.refill(created.tenant_id, 0)).held == 2  # 1/20 of 40 to Redis
+    finally:
+        leases.close()
+        await connection.aclose()
+    credits.debit(db, created.tenant_id, 37, "test")  # SQL: 1 left, the lease holds 2
+    chat.replies.append("x" * 5000)  # complex band: 9 credits
+    client = await client_for(aiohttp_client, ai_settings(settings, chat))
+    resp = await client.post(
+        "/v1/enrich/ai", json={"query": "long"}, headers={"Authorization": f"Bearer {created.key}"}
+    )
+    data = await resp.json()
+    assert resp.status == 200, data
+    assert data["credits_consumed"] == 1 and credits.remaining(db, created.tenant_id) == 0
+    assert resp.headers["X-Credits-Remaining"] == "2"
+    assert data["credits_remaining"] == 2
 
 
 async def test_unconfigured_is_a_503_not_an_answer(aiohttp_client, settings, tenant, db):
