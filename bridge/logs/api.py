@@ -78,7 +78,9 @@ async def export_route_logs(request: web.Request) -> web.StreamResponse:
     plan = await asyncio.to_thread(export.plan, db, where, after, query.limit)
     await enforce_large_export(request, plan.rows)
     next_cursor = (
-        request.app[CURSOR_SIGNER].dump(plan.last, where.fingerprint) if plan.last else None
+        request.app[CURSOR_SIGNER].dump(plan.last, where.fingerprint)
+        if plan.has_more and plan.last
+        else None
     )
     response = web.StreamResponse(headers={"X-Export-Rows": str(plan.rows)})
     if next_cursor:
@@ -94,12 +96,14 @@ async def export_route_logs(request: web.Request) -> web.StreamResponse:
     response.charset = "utf-8"
     await response.prepare(request)
     await response.write(formats.csv_header() if query.format == "csv" else formats.JSON_PREFIX)
-    # The page ends at the planned last row (the cursor already sent), not after plan.rows:
-    # a row committed inside the page since the plan makes it longer instead of pushing rows
-    # just before plan.last out of every page. A short chunk means the range is exhausted.
+    # Every page, the final one too, ends at the planned last row (the cursor already sent),
+    # not after plan.rows: a row committed inside the page since the plan makes it longer
+    # instead of pushing rows just before plan.last out of every page, and rows committed past
+    # plan.last never join it, so it holds at most plan.rows plus rows committed inside its
+    # key range. A short chunk means the range is exhausted; an empty plan reads nothing.
     written = 0
     position = after
-    while True:
+    while plan.last is not None:
         rows = await asyncio.to_thread(
             export.chunk, db, where, position, plan.last, export.CHUNK_ROWS, query.include_diff
         )

@@ -2,10 +2,12 @@
 
 An export never holds more than one chunk of rows: `plan` counts what the page will hold (at
 most `limit + 1` index entries, to apply the large-export rate limit and to know whether a next
-page exists), then `chunk` is called repeatedly, each call one short transaction reading the
-next `size` rows after the last one written and not past the plan's last row, until a chunk
-comes back short. Rows committed inside the page after the plan join it (the page grows past
-`rows`); none is skipped, because the next page starts after `last`, not after a row count.
+page exists) and notes the page's last row, then `chunk` is called repeatedly, each call one
+short transaction reading the next `size` rows after the last one written and not past the
+plan's last row, until a chunk comes back short. Every page, the final one too, is bounded by
+that row: rows committed inside the page after the plan join it (it grows past `rows` by those
+only); none is skipped, because the next page starts after `last`, not after a row count; rows
+committed after `last` on a final page are left for a later export with a `from` past it.
 """
 
 from __future__ import annotations
@@ -71,11 +73,8 @@ class ExportFilter:
 @dataclass(frozen=True, slots=True)
 class ExportPlan:
     rows: int  # rows the page held when planned (rate limit, X-Export-Rows)
-    last: Position | None  # the page's last row when more rows follow it, else None
-
-    @property
-    def has_more(self) -> bool:
-        return self.last is not None
+    last: Position | None  # the page's last row when planned (its bound); None: page empty
+    has_more: bool  # rows followed `last` when planned: the next page starts after it
 
 
 def _key() -> Any:
@@ -90,35 +89,43 @@ def _after(position: Position | None) -> list[ColumnElement[bool]]:
 
 def plan(db: Database, where: ExportFilter, after: Position | None, limit: int) -> ExportPlan:
     clauses = where.clauses() + _after(after)
-    ordered = (RouteLog.timestamp, RouteLog.id)
+    window = (
+        select(RouteLog.timestamp, RouteLog.id)
+        .where(*clauses)
+        .order_by(RouteLog.timestamp, RouteLog.id)
+        .limit(limit + 1)
+        .subquery()
+    )
+    # One statement (one snapshot): the window's size and its last two rows, so the count and
+    # the page's last row agree even while rows are being committed.
+    tail = (
+        select(window.c.timestamp, window.c.id, func.count().over())
+        .order_by(window.c.timestamp.desc(), window.c.id.desc())
+        .limit(2)
+    )
     with db.session() as session:
-        window = select(RouteLog.id).where(*clauses).order_by(*ordered).limit(limit + 1)
-        found = int(session.scalar(select(func.count()).select_from(window.subquery())) or 0)
-        if found <= limit:
-            return ExportPlan(rows=found, last=None)
-        edge = session.execute(
-            select(RouteLog.timestamp, RouteLog.id)
-            .where(*clauses)
-            .order_by(*ordered)
-            .offset(limit - 1)
-            .limit(1)
-        ).one()
-        return ExportPlan(rows=limit, last=Position(edge[0], int(edge[1])))
+        rows = list(session.execute(tail))
+    if not rows:
+        return ExportPlan(rows=0, last=None, has_more=False)
+    found = int(rows[0][2])
+    edge = rows[1] if found > limit else rows[0]  # the (limit+1)-th row is the next page's
+    return ExportPlan(
+        rows=min(found, limit), last=Position(edge[0], int(edge[1])), has_more=found > limit
+    )
 
 
 def chunk(
     db: Database,
     where: ExportFilter,
     after: Position | None,
-    until: Position | None,
+    until: Position,
     size: int,
     include_diff: bool,
 ) -> list[Row[Any]]:
-    """Up to `size` rows after `after` and not past `until`; the last two columns are
-    (id, diff-or-None)."""
+    """Up to `size` rows after `after` and not past `until` (the plan's last row); the last
+    two columns are (id, diff-or-None)."""
     clauses = where.clauses() + _after(after)
-    if until is not None:
-        clauses.append(_key() <= tuple_(until.timestamp, until.id))
+    clauses.append(_key() <= tuple_(until.timestamp, until.id))
     diff = RouteLog.diff if include_diff else None
     columns = (*COLUMNS, RouteLog.id, *((diff,) if diff is not None else ()))
     query = select(*columns).where(*clauses).order_by(RouteLog.timestamp, RouteLog.id).limit(size)

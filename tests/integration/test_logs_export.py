@@ -265,6 +265,51 @@ async def test_rows_committed_during_a_page_are_never_skipped(api, monkeypatch) 
         assert seen.index(f"late-{call}") == seen.index(f"00Q5g0000{row:06d}") + 1
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+async def test_a_final_page_ends_at_its_planned_last_row(api, monkeypatch, fmt: str) -> None:
+    """Rows committed while a final page (no cursor) streams, after its planned last row and
+    before `to`, stay out of it: the page holds its planned rows plus only the rows committed
+    inside its key range. The next export finds them."""
+    where = export.ExportFilter(
+        tenant_id=api["tenant_id"], start=T0, end=datetime(2025, 4, 1, tzinfo=UTC)
+    )
+    planned = export.plan(api["db"], where, None, 10_000)
+    assert planned.rows == 24 and not planned.has_more
+    assert planned.last is not None and planned.last.timestamp == T0 + timedelta(hours=4 * 23)
+    monkeypatch.setattr(export, "CHUNK_ROWS", 4)  # full chunks would keep an unbounded read going
+    real_chunk = export.chunk
+    calls = 0
+
+    def chunk_with_late_rows(db: Database, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:  # five rows past the planned last row before each of the first reads
+            for n in range(5):
+                when = T0 + timedelta(hours=4 * 23, minutes=10 * calls + n)
+                _late_row(db, api["tenant_id"], f"after-{calls}-{n}", when)
+        if calls == 2:  # and one inside the page's range, which joins it
+            _late_row(db, api["tenant_id"], "inside", T0 + timedelta(hours=4 * 10, minutes=30))
+        return real_chunk(db, *args)
+
+    monkeypatch.setattr(export, "chunk", chunk_with_late_rows)
+    resp = await get(api, format=fmt)
+    assert resp.status == 200 and resp.headers["X-Export-Rows"] == "24"
+    assert "X-Next-Cursor" not in resp.headers
+    if fmt == "json":
+        data = await resp.json()
+        ids = [e["object_id"] for e in data["entries"]]
+        assert data["count"] == len(ids) and data["next_cursor"] is None
+    else:
+        ids = [r["object_id"] for r in csv.DictReader(io.StringIO(await resp.text(), newline=""))]
+    assert calls >= 3  # the late rows were all committed while the page streamed
+    expected = [f"00Q5g0000{n:06d}" for n in range(24)]
+    assert ids == [*expected[:11], "inside", *expected[11:]]  # 24 planned + 1 inside, no more
+    monkeypatch.setattr(export, "chunk", real_chunk)
+    later = await (await get(api)).json()
+    after = [f"after-{c}-{n}" for c in (1, 2, 3) for n in range(5)]
+    assert [e["object_id"] for e in later["entries"]] == ids + after
+
+
 def _late_row(db: Database, tenant_id: int, object_id: str, when: datetime) -> None:
     with db.session() as s:
         record_action(
