@@ -11,7 +11,8 @@ Per batch of leads (one lead for the API):
   4. convertLead through the gateway (100 per SOAP call), re-picking an owner Salesforce
      refuses as inactive;
   5. the records are read again and every conversion and merge gets a route log with the field
-     diff (merges are irreversible in Salesforce), all in one transaction.
+     diff (merges are irreversible in Salesforce), all in one transaction; a pick's assign log
+     is written once (not again for a replayed pick) in its own savepoint.
 """
 
 from __future__ import annotations
@@ -335,6 +336,14 @@ class ConversionService:
             gw.fetch("Contact", {outcomes[p.lead_id].contact_id for p in done}, CONTACT_FIELDS)
         )
         note = f" ({policy.reason})" if policy.reason else ""
+        # A replayed pick (the lead was routed in this pool before, e.g. by /v1/routing/assign)
+        # already has its assign log: the convert log carries the pick, no second assign.
+        replayed = [p.pick for p in done if p.pick is not None and p.pick.cached]
+        logged = (
+            self.routing.logged(tenant_id, "Lead", str(policy.pool), replayed)
+            if replayed and self.routing is not None
+            else set()
+        )
         with self.db.session() as session:
             for plan in plans:
                 outcome = outcomes[plan.lead_id]
@@ -383,8 +392,10 @@ class ConversionService:
                     assigned_to=pick.assigned_to if pick else None,
                     sequence=pick.sequence if pick else None, prev_owner=prev_owner, **common,
                 )  # fmt: skip
-                if pick is not None and self.routing is not None:
-                    self.routing.record(
+                if pick is not None and self.routing is not None and plan.lead_id not in logged:
+                    # In a savepoint: a concurrent assign that logged this pick first must not
+                    # roll back the convert and merge logs of an irreversible conversion.
+                    self.routing.record_assign(
                         session, tenant_id, "Lead", pick, prev_owner=prev_owner,
                         reason="convert", idempotency_key=key,
                         request_id=request_ids.get(plan.lead_id),

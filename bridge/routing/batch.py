@@ -1,10 +1,13 @@
 """Assigning a pipeline batch: picks in one Redis round trip, owners written through sObject
 Collections (one call per 200), Salesforce's refusals of inactive owners re-picked, and every
-record's route log (assign, skip or error) in one transaction at the end."""
+record's route log (assign, skip or error) in one transaction at the end. Each assign log has
+its own savepoint: one that a concurrent request logged first (the one-assign-per-sequence
+index) is answered as cached and never rolls back the other records' logs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bridge.logs.service import record_action
@@ -115,10 +118,17 @@ class BatchAssigner:
                         prev_owner=prev, reason=reason, request_id=request_id,
                     )  # fmt: skip
                     continue
-                self.service.record(
+                if action != "assign":
+                    self.service.record(
+                        session, self.tenant_id, self.sobject, pick, prev_owner=prev,
+                        reason=reason, request_id=request_id, action=action,
+                    )  # fmt: skip
+                elif self.service.record_assign(
                     session, self.tenant_id, self.sobject, pick, prev_owner=prev,
-                    reason=reason, request_id=request_id, action=action,
-                )  # fmt: skip
-                if action == "assign":
+                    reason=reason, request_id=request_id,
+                ):  # fmt: skip
                     self.outcome.assigned.append(assignment(self.sobject, pick, prev))
+                else:  # a concurrent assign logged this replayed pick after logged() ran
+                    done = assignment(self.sobject, replace(pick, cached=True), prev)
+                    self.outcome.cached.append(done)
         self.logs = []

@@ -307,6 +307,35 @@ class RoutingService:
             },
         )
 
+    def record_assign(
+        self,
+        session: Session,
+        tenant_id: int,
+        sobject: str,
+        pick: Pick,
+        *,
+        prev_owner: str | None,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> bool:
+        """The assign route log of one pick in a savepoint of the caller's transaction.
+
+        False when the pool's sequence already has its assign log (a concurrent request
+        logged the same replayed pick first; the partial unique index refuses a second): only
+        this row is rolled back, never the caller's other logs.
+        """
+        try:
+            with session.begin_nested():
+                self.record(
+                    session, tenant_id, sobject, pick, prev_owner=prev_owner, reason=reason,
+                    idempotency_key=idempotency_key, request_id=request_id,
+                )  # fmt: skip
+        except IntegrityError:
+            log.info("routing.assign_already_logged", pool=pick.pool, sequence=pick.sequence)
+            return False
+        return True
+
     def logged(self, tenant_id: int, sobject: str, pool: str, picks: Iterable[Pick]) -> set[str]:
         """Record ids whose pick already has its assign route log (the work was completed)."""
         wanted = {p.record_id: p.sequence for p in picks}

@@ -15,6 +15,7 @@ from bridge.conversion.diff import ACCOUNT_FIELDS, CONTACT_FIELDS
 from bridge.credits import service as credits
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
+from bridge.routing.api import ROUTING
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.salesforce.ids import to_18
 from bridge.tenants import service as tenants
@@ -276,6 +277,42 @@ async def test_owner_from_a_round_robin_pool(client, tenant, seeded, sandbox, ga
     assert (assign_log.assigned_to, assign_log.sequence, assign_log.reason) == (a, 1, "convert")
     resp = await client.get("/v1/routing/pools/converters", headers=auth(tenant))
     assert (await resp.json())["sequence"] == 1  # the rotation advanced once
+
+
+@pytest.mark.parametrize("raced", [False, True], ids=["logged_before", "logged_meanwhile"])
+async def test_converting_a_lead_routed_in_the_same_pool_keeps_every_log(
+    client, tenant, seeded, sandbox, gateway, db, raced
+) -> None:
+    """The lead was assigned (assign log, sequence 1); its conversion with the same pool
+    replays that pick. No second assign log (the one-per-sequence index would refuse it and
+    roll back the convert and merge logs of a conversion Salesforce already made)."""
+    sandbox.seed(users=6, seed=22)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    resp = await client.post("/v1/routing/pools", headers=auth(tenant),
+                             json={"name": "converters", "members": [{"user_id": a},
+                                                                     {"user_id": b}]})  # fmt: skip
+    assert resp.status == 201, await resp.json()
+    before = lead_state(gateway, seeded["lead"])["OwnerId"]
+    resp = await client.post("/v1/routing/assign", headers=auth(tenant),
+                             json={"object": "lead", "sf_id": seeded["lead"],
+                                   "pool": "converters"})  # fmt: skip
+    assert resp.status == 200 and (await resp.json())["sequence"] == 1
+    if raced:  # the assign log lands after the conversion looked for it (a concurrent assign)
+        client.app[ROUTING].logged = lambda *args, **kw: set()
+    body = {"lead_sf_id": seeded["lead"], "set_owner_round_robin_pool": "converters"}
+    status, data, _ = await convert(client, tenant, body)
+    assert status == 200, data
+    assert (data["status"], data["owner_id"]) == ("converted", a)
+    assert data["credits_consumed"] == 4 and credits.remaining(db, tenant["tenant_id"]) == 995
+    assert lead_state(gateway, seeded["lead"])["IsConverted"] is True
+    entries = [e for e in logs(db, tenant["tenant_id"]) if e.object == "Lead"]
+    assert [(e.action, e.assigned_to, e.sequence, e.prev_owner) for e in entries] == [
+        ("assign", a, 1, before), ("convert", a, 1, a)
+    ]  # fmt: skip
+    assert entries[0].reason == "round_robin"
+    resp = await client.get("/v1/routing/pools/converters", headers=auth(tenant))
+    assert (await resp.json())["sequence"] == 1  # the rotation did not advance
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,13 @@ route log per record, records nobody can take left alone with a `skip` log."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
 from bridge.pipeline import Pipeline
+from bridge.routing.outcomes import Pick
 from bridge.routing.step import AssignStep, routing_service
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.triggers.dispatcher import Batch, BatchItem
@@ -81,3 +84,39 @@ def test_nobody_available_leaves_records_with_a_skip_log(db, client, gateway, sf
     entries = logs(db, ids)
     assert len(entries) == 5 and {e.action for e in entries} == {"skip"}
     assert all("out_of_office" in e.reason and e.assigned_to is None for e in entries)
+
+
+def test_a_record_logged_concurrently_does_not_roll_back_the_batch_logs(
+    db, client, gateway, sf_settings, sandbox
+) -> None:
+    sandbox.seed(users=4, seed=11)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    tenant = make_tenant(db)
+    make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
+    service = routing_service(db, client, gateway, sf_settings)
+    ids = create_leads(gateway, 3)
+    real_write = service.write_owners
+    twin: list[Pick] = []
+
+    def write_then_twin_logs(sobject: str, picks: Sequence[Pick]) -> Any:
+        # After logged() ran: a concurrent /v1/routing/assign of ids[1] replays its pick and
+        # logs it first (the one-assign-per-sequence index will refuse the batch's row).
+        pick = next(p for p in picks if p.record_id == ids[1])
+        with db.session() as session:
+            service.record(session, tenant, sobject, pick, prev_owner=None, reason="twin")
+        twin.append(pick)
+        return real_write(sobject, picks)
+
+    service.write_owners = write_then_twin_logs  # type: ignore[method-assign]
+    records = gateway.fetch("Lead", ids, ["Id", "OwnerId"])
+    outcome = service.assign_records(tenant, "Lead", records, "inbound")
+    assert sorted(x.record_id for x in outcome.assigned) == sorted([ids[0], ids[2]])
+    assert [(x.record_id, x.sequence, x.cached) for x in outcome.cached] == [
+        (ids[1], twin[0].sequence, True)
+    ]
+    entries = sorted(logs(db, ids), key=lambda e: e.sequence)
+    assert [(e.object_id, e.action, e.sequence) for e in entries] == [
+        (ids[0], "assign", 1), (ids[1], "assign", 2), (ids[2], "assign", 3)
+    ]  # fmt: skip
+    assert [e.reason for e in entries] == ["round_robin", "twin", "round_robin"]
