@@ -446,7 +446,10 @@ class RoutingService:
                 # A concurrent assign of this record replayed the same pick and logged it
                 # first (one assign per pool sequence): its assignment is the answer.
                 return self._logged_assignment(tenant_id, sobject, pick)
-            return done
+            # This call completed the assignment (also a replayed pick nobody had logged yet:
+            # a concurrent twin, or a retry after a crash): it is not cached, so it is the one
+            # charged; the twin that loses the log insert answers cached.
+            return replace(done, cached=False)
         raise NoMemberAvailable(pool, "nobody", {"inactive": len(refused)})
 
     def _logged_assignment(self, tenant_id: int, sobject: str, pick: Pick) -> Assignment:

@@ -1,10 +1,12 @@
 """Concurrent assigns of one record without an Idempotency-Key, against the sandbox, Redis
 and SQL: one pick, one `assign` route log (one per pool sequence, on SQLite and PostgreSQL),
-and both callers get the same assignment."""
+both callers get the same assignment, and exactly one of them (the one whose log was written)
+answers `cached: false`, whichever logs first."""
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from bridge.db import Database
 from bridge.db.migrate import upgrade
 from bridge.logs.tables import RouteLog
+from bridge.routing.outcomes import Pick
 from bridge.routing.step import routing_service
 from tests.conftest import (
     _create_postgres_database,
@@ -25,9 +28,13 @@ from tests.integration.test_routing_fixtures import make_pool, make_tenant
 BEFORE_0008 = "3c1e5b7a9d20"  # 0007_credit_leases
 
 
+@pytest.mark.parametrize("logs_first", ["fresh", "replayed"])
 def test_two_concurrent_assigns_of_one_lead_log_one_assign(
-    sf_settings, gateway, client, db, sandbox
+    sf_settings, gateway, client, db, sandbox, logs_first
 ) -> None:
+    """Both requests pick (one fresh, its twin replays that pick) and both are about to log
+    before either does; `logs_first` says whose log lands first. That one wrote the assignment
+    and answers `cached: false` (the API charges it); the other answers `cached: true`."""
     tenant = make_tenant(db)
     sandbox.seed(users=4, seed=35)
     rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
@@ -36,28 +43,43 @@ def test_two_concurrent_assigns_of_one_lead_log_one_assign(
     lead = sandbox.create("Lead", {"LastName": "Race", "Company": "Race Co"})
     before = gateway.fetch("Lead", [lead], ["Id", "OwnerId"])[0]["OwnerId"]
     service = routing_service(db, client, gateway, sf_settings)
-    # Both requests are inside their OwnerId write before either logs: the race of the report.
-    sandbox.add_fault(kind="latency", path="composite/sobjects", method="PATCH",
-                      latency_ms=1000, times=2)  # fmt: skip
+    real_record = service.record
+    both_logging = threading.Barrier(2, timeout=30)
+    picked: dict[str, str] = {}  # request id -> "fresh" or "replayed"
+
+    def ordered_record(session: Any, tenant_id: int, sobject: str, pick: Pick, **kw: Any) -> None:
+        kind = "replayed" if pick.cached else "fresh"
+        picked[kw["request_id"]] = kind
+        both_logging.wait()  # both are past their "already logged?" check
+        if kind != logs_first:  # wait until the other's log is committed
+            deadline = time.monotonic() + 30
+            while not service.logged(tenant_id, sobject, pick.pool, [pick]):
+                assert time.monotonic() < deadline, "the other request never logged"
+                time.sleep(0.02)
+        real_record(session, tenant_id, sobject, pick, **kw)
+
+    service.record = ordered_record  # type: ignore[method-assign]
     start = threading.Barrier(2)
 
-    def assign() -> Any:
+    def assign(request_id: str) -> Any:
         start.wait()
-        return service.assign(tenant, "Lead", lead, "inbound")
+        return service.assign(tenant, "Lead", lead, "inbound", request_id=request_id)
 
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            first, second = [f.result() for f in [pool.submit(assign), pool.submit(assign)]]
-    finally:
-        sandbox.clear_faults()
-    assert (first.assigned_to, first.sequence) == (second.assigned_to, second.sequence) == (a, 1)
-    assert first.prev_owner == second.prev_owner == before
-    assert sorted([first.cached, second.cached]) == [False, True]
+    with ThreadPoolExecutor(2) as pool:
+        answers = dict(zip(["r1", "r2"], pool.map(assign, ["r1", "r2"]), strict=True))
+    assert sorted(picked.values()) == ["fresh", "replayed"]
+    for done in answers.values():
+        assert (done.assigned_to, done.sequence, done.prev_owner) == (a, 1, before)
     with db.session() as session:
         logs = list(session.query(RouteLog).filter(RouteLog.object_id == lead))
     assert [(e.action, e.assigned_to, e.sequence, e.prev_owner) for e in logs] == [
         ("assign", a, 1, before)
     ]
+    writer = logs[0].request_id
+    assert picked[writer] == logs_first
+    assert {rid: done.cached for rid, done in answers.items()} == {
+        rid: rid != writer for rid in answers
+    }  # the writer is charged, the other one is not: never both, never neither
     assert gateway.fetch("Lead", [lead], ["Id", "OwnerId"])[0]["OwnerId"] == a
     again = service.assign(tenant, "Lead", lead, "inbound")  # a later retry replays it
     assert (again.assigned_to, again.sequence, again.cached) == (a, 1, True)
