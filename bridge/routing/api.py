@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bridge.routing import pools as pool_store
 from bridge.routing.errors import (
+    AssignmentNotLogged,
     IdempotencyKeyReused,
     NoMemberAvailable,
     NotAMember,
@@ -104,6 +105,8 @@ def _api_error(exc: Exception) -> ApiError | RequestValidationError:
         return ApiError(404, "Pool not found", details={"pool": exc.name})
     if isinstance(exc, NoMemberAvailable):
         return ApiError(409, str(exc), details=exc.details())
+    if isinstance(exc, AssignmentNotLogged):
+        return ApiError(409, str(exc), details=exc.details())
     if isinstance(exc, IdempotencyKeyReused):
         return key_reused(exc)
     if isinstance(exc, NotAMember):
@@ -159,7 +162,8 @@ def _api_error(exc: Exception) -> ApiError | RequestValidationError:
     response=AssignResponse,
     responses={
         404: "Pool or record not found",
-        409: "No member available (pool paused, empty, everyone away or capped)",
+        409: "No member available (pool paused, empty, everyone away or capped), or the "
+        "assignment's route log was refused (`details.reason`: sequence_taken, log_refused)",
         502: "Salesforce refused the new owner",
         503: "Salesforce unavailable",
     },

@@ -52,6 +52,26 @@ class IdempotencyKeyReused(RoutingError):
         self.record_id = record_id
 
 
+class AssignmentNotLogged(RoutingError):
+    """The assignment's route log was refused and is not this record's pick logged by a
+    concurrent request: `sequence_taken` (the pool sequence is logged for another record, e.g.
+    rotation state restored behind the logs) or `log_refused` (another constraint)."""
+
+    MESSAGES = {
+        "sequence_taken": "The pool's sequence number is already logged for another record",
+        "log_refused": "The assignment's route log was refused",
+    }
+
+    def __init__(self, pool: str, sequence: int, reason: str) -> None:
+        super().__init__(self.MESSAGES[reason])
+        self.pool = pool
+        self.sequence = sequence
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        return {"pool": self.pool, "sequence": self.sequence, "reason": self.reason}
+
+
 class RecordNotFound(RoutingError):
     def __init__(self, sobject: str, record_id: str) -> None:
         super().__init__(f"{sobject} {record_id} not found in Salesforce")

@@ -40,6 +40,7 @@ from bridge.routing.availability import (
 )
 from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, BatchAssigner, codes
 from bridge.routing.errors import (
+    AssignmentNotLogged,
     IdempotencyKeyReused,
     NoMemberAvailable,
     NotAMember,
@@ -453,18 +454,20 @@ class RoutingService:
         raise NoMemberAvailable(pool, "nobody", {"inactive": len(refused)})
 
     def _logged_assignment(self, tenant_id: int, sobject: str, pick: Pick) -> Assignment:
-        with self.db.read() as session:
+        """The concurrent request's logged assignment of this pick, after our log insert was
+        refused. Raises AssignmentNotLogged (a 409, never a 500) when the refusal was not that."""
+        with self.db.read() as session:  # at most one row: the unique index
             row = session.scalars(
                 select(RouteLog).where(
                     RouteLog.tenant_id == tenant_id, RouteLog.pool == pick.pool,
                     RouteLog.sequence == pick.sequence, RouteLog.action == "assign",
                 )
-            ).one()  # fmt: skip
-        if (row.object, row.object_id) != (sobject, pick.record_id):
-            raise RuntimeError(
-                f"pool {pick.pool!r}: sequence {pick.sequence} is already logged for "
-                f"{row.object} {row.object_id}"
-            )
+            ).one_or_none()  # fmt: skip
+        if row is None or (row.object, row.object_id) != (sobject, pick.record_id):
+            reason = "log_refused" if row is None else "sequence_taken"
+            log.warning("routing.assign_not_logged", pool=pick.pool, sequence=pick.sequence,
+                        reason=reason)  # fmt: skip
+            raise AssignmentNotLogged(pick.pool, pick.sequence, reason)
         return Assignment(
             pick.pool, sobject, pick.record_id, str(row.assigned_to), pick.sequence,
             row.timestamp, pick.pool_size, True, row.prev_owner,

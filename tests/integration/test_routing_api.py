@@ -15,6 +15,7 @@ from bridge.app import create_app
 from bridge.credits import service as credits
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
+from bridge.routing.api import ROUTING
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.salesforce.ids import to_18
 from bridge.tenants import service as tenants
@@ -203,6 +204,46 @@ async def test_nobody_available_is_409_with_reason_and_no_charge(client, tenant,
     assert resp.status == 409 and (await resp.json())["details"]["reason"] == "paused"
     assert resp.headers["X-Credits-Remaining"] == "1000"
     assert owners(gateway, [lead]) != {lead: a}
+
+
+async def test_an_assign_log_refused_for_another_reason_is_409_and_free(
+    client, tenant, gateway, users, db
+) -> None:
+    """The route-log insert refused, but not because a concurrent request logged this record's
+    pick: a documented 409 with the reason, refunded, never a 500."""
+    a, b = users["active"][:2]
+    await make_pool(client, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
+    first, second, third = leads(gateway, 3)
+    resp = await client.post("/v1/routing/assign", json=assign_body(first), headers=auth(tenant))
+    assert resp.status == 200 and (await resp.json())["sequence"] == 1
+    # Sequence 2 is already logged for another record (rotation state restored behind the logs).
+    other = to_18("00Q000000000777")
+    with db.session() as session:
+        row = {"object": "Lead", "object_id": other, "pool": "inbound", "assigned_to": b}
+        session.add(RouteLog(tenant_id=tenant["tenant_id"], action="assign", sequence=2, **row))
+    resp = await client.post("/v1/routing/assign", json=assign_body(second), headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 409, data
+    assert data["error"] == "The pool's sequence number is already logged for another record"
+    assert data["details"] == {"pool": "inbound", "sequence": 2, "reason": "sequence_taken"}
+    assert data["request_id"] == resp.headers["X-Request-ID"]
+    assert credits.remaining(db, tenant["tenant_id"]) == 999  # refunded
+    assert [e.object_id for e in route_logs(db, pool="inbound", sequence=2)] == [other]
+    # Another constraint refuses the log's transaction (a row of a tenant that does not exist).
+    service = client.app[ROUTING]
+    real_record = service.record
+
+    def record_and_break(session: Any, *args: Any, **kw: Any) -> None:
+        real_record(session, *args, **kw)
+        session.add(RouteLog(tenant_id=987654, object="Lead", object_id=other, action="skip"))
+
+    service.record = record_and_break
+    resp = await client.post("/v1/routing/assign", json=assign_body(third), headers=auth(tenant))
+    data = await resp.json()
+    assert resp.status == 409, data
+    assert data["details"] == {"pool": "inbound", "sequence": 3, "reason": "log_refused"}
+    assert credits.remaining(db, tenant["tenant_id"]) == 999
+    assert route_logs(db, object_id=third) == []
 
 
 async def test_bad_requests(client, tenant, gateway, users) -> None:
