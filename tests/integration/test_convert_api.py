@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bridge.app import create_app
+from bridge.conversion.api import CONVERSION
 from bridge.conversion.diff import ACCOUNT_FIELDS, CONTACT_FIELDS
 from bridge.credits import service as credits
 from bridge.db import Database
@@ -408,11 +409,18 @@ async def test_two_concurrent_converts_of_one_lead_one_converted_one_duplicate(
     body = {"lead_sf_id": seeded["lead"]}  # no Idempotency-Key
     # Both read the lead before either converts it: the second convertLead is refused with
     # CANNOT_UPDATE_CONVERTED_LEAD.
-    sandbox.add_fault(kind="latency", path="/Soap/", latency_ms=800, times=2)
+    gw = client.app[CONVERSION].sf()
+    converts_before = gw.calls_by_operation.get("convert_leads", 0)
+    delay = sandbox.add_fault(kind="latency", path="/Soap/", latency_ms=800, times=2)
     try:
         answers = await asyncio.gather(convert(client, tenant, body), convert(client, tenant, body))
+        [fired] = [rule for rule in sandbox.faults() if rule["id"] == delay["id"]]
     finally:
         sandbox.clear_faults()
+    # The race was really run: both requests called convertLead (neither read the lead after
+    # the other converted it, which answers duplicate from the first read and proves nothing).
+    assert gw.calls_by_operation.get("convert_leads", 0) - converts_before == 2
+    assert fired["hits"] == 2
     assert [status for status, _, _ in answers] == [200, 200], answers
     by_status = {data["status"]: data for _, data, _ in answers}
     assert set(by_status) == {"converted", "duplicate"}, answers
