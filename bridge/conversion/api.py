@@ -16,7 +16,13 @@ from aiohttp import web
 
 from bridge.conversion.factory import build_service, policy_from_request
 from bridge.conversion.models import Action, ConvertRequest, ConvertResponse
-from bridge.conversion.plan import ConversionUnavailable, LeadNotFound, Outcome
+from bridge.conversion.plan import (
+    MATCHING_CREDITS,
+    ConversionUnavailable,
+    LeadNotFound,
+    Outcome,
+    Policy,
+)
 from bridge.conversion.service import ConversionService
 from bridge.matching.api import MATCHING
 from bridge.routing.api import ROUTING, key_reused
@@ -35,7 +41,6 @@ from bridge.web.responses import json_model
 from bridge.web.validation import parse_body
 
 CONVERSION = web.AppKey("conversion", ConversionService)
-MATCHING_CREDITS = 2
 
 
 class ConversionEndpoints(EndpointTable):
@@ -76,11 +81,11 @@ def _api_error(exc: Exception) -> ApiError | RequestValidationError:
     raise exc
 
 
-def _earned(body: ConvertRequest, outcome: Outcome) -> int:
+def _earned(policy: Policy, outcome: Outcome) -> int:
     """Credits for the work done: all when converted; the pre-check's when it ran but the
     lead stayed unconverted; nothing for a duplicate (only a read)."""
     if outcome.status == "converted":
-        return body.cost
+        return policy.cost
     if outcome.status == "failed" and outcome.matched:
         return MATCHING_CREDITS
     return 0
@@ -123,7 +128,7 @@ async def convert(request: web.Request) -> web.Response:
         await asyncio.to_thread(service.check_pool, tenant_id, policy)
     except Exception as exc:
         raise _api_error(exc) from None
-    spent = await charge(request, body.cost)
+    spent = await charge(request, policy.cost)
     try:
         outcome = await asyncio.to_thread(
             service.convert, tenant_id, body.lead_sf_id, policy,
@@ -132,7 +137,7 @@ async def convert(request: web.Request) -> web.Response:
     except Exception as exc:
         await refund_charge(request, spent)
         raise _api_error(exc) from None
-    earned = _earned(body, outcome)
+    earned = _earned(policy, outcome)
     remaining = spent.remaining
     if earned < spent.amount:
         remaining = await refund_charge(

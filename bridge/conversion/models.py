@@ -118,17 +118,6 @@ class ConvertRequest(BaseModel):
         except InvalidId as exc:
             raise ValueError(str(exc)) from None
 
-    @property
-    def matching(self) -> bool:
-        """A pre-check runs: a match policy with at least one side (both null: none)."""
-        policy = self.match_policy
-        return policy is not None and (policy.contact is not None or policy.account is not None)
-
-    @property
-    def cost(self) -> int:
-        """3, +2 for duplicate checking (only when some is done), +1 for round robin."""
-        return 3 + (2 if self.matching else 0) + (1 if self.set_owner_round_robin_pool else 0)
-
 
 class Action(BaseModel):
     """One step the conversion took, in order."""

@@ -28,6 +28,11 @@ class ConversionUnavailable(ConversionError):
     """No Salesforce org (or not this tenant's), or no match index for the pre-check."""
 
 
+CONVERT_CREDITS = 3
+MATCHING_CREDITS = 2  # also what a lead left unconverted pays when its pre-check ran
+ROUND_ROBIN_CREDITS = 1
+
+
 @dataclass(frozen=True)
 class Side:
     """Matching for one object: the rules, and whether no match may create a record."""
@@ -50,7 +55,15 @@ class Policy:
 
     @property
     def matching(self) -> bool:
+        """A pre-check runs: at least one side (a match policy with both sides null: none)."""
         return self.contact is not None or self.account is not None
+
+    @property
+    def cost(self) -> int:
+        """Credits per lead: 3, +2 for duplicate checking (only when some is done), +1 for
+        round robin."""
+        matching = MATCHING_CREDITS if self.matching else 0
+        return CONVERT_CREDITS + matching + (ROUND_ROBIN_CREDITS if self.pool else 0)
 
 
 @dataclass
