@@ -122,9 +122,12 @@ class Cascade:
         try:
             answer = provider.lookup(subject, fields, max(0, budget - result.credits))
         except ProviderUnavailable as exc:
+            # Skipped (so not cached as final), but paid work done before the failure stays.
             result.skipped[provider.name] = exc.reason
             log.info("enrich.provider_skipped", provider=provider.name, reason=exc.reason)
-            return
+            if exc.partial is None:
+                return
+            answer = exc.partial
         result.credits += answer.credits
         if answer.credits:
             result.spent_by[provider.name] = result.spent_by.get(provider.name, 0) + answer.credits

@@ -72,7 +72,7 @@ def _phone_subject(r: PhoneEnrichRequest) -> Subject:
 def _phone_answer(r: PhoneEnrichRequest, res: EnrichmentResult, paid: dict[str, Any]) -> BaseModel:
     return PhoneEnrichResponse(
         success=True, record_id=r.record_id, first_name=r.first_name, last_name=r.last_name,
-        company=r.company, email=r.email or res.value("email"), linkedin_id=r.linkedin_id,
+        company=r.company, email=r.email, linkedin_id=r.linkedin_id,
         phone=res.value("phone"), confidence=res.confidence("phone"), **paid,
     )  # fmt: skip
 
@@ -182,7 +182,9 @@ def _person_answer(
 
 
 LOOKUPS: dict[str, Lookup] = {
-    "phone": Lookup("phone", _phone_subject, lambda r: ["phone", "email"],
+    # Only the phone is wanted: an email is no step the 5 credits pay for (the upstream phone
+    # search takes name + company itself), and one found but not charged would be a free gift.
+    "phone": Lookup("phone", _phone_subject, lambda r: ["phone"],
                     lambda r, res: "phone" in res.values, _phone_answer),
     "email": Lookup("email", _email_subject, lambda r: ["email"],
                     lambda r, res: "email" in res.values, _email_answer),

@@ -138,6 +138,56 @@ async def test_phone_from_email_and_echoes(client, auth, upstream) -> None:
     assert data["linkedin_id"] is None and data["credits_consumed"] == 5
 
 
+async def test_phone_from_name_and_company_name_goes_straight_to_the_phone_search(
+    client, auth, upstream
+) -> None:
+    # The default budget (5) cannot pay an email search and a phone search: no email search.
+    body = {"record_id": "ph2", "first_name": "Grace", "last_name": "Hopper", "company": "US Navy"}
+    resp, data = await post(client, "phone", body, auth)
+    assert resp.status == 200, data
+    assert upstream.seen("email") == [] and upstream.seen("person") == []
+    (sent,) = upstream.seen("phone")  # the documented name + company method
+    assert sent["company"] == "US Navy" and sent["max_credits"] == 5 and "email" not in sent
+    assert data["phone"] == "+12025550100" and data["email"] is None
+    assert data["credits_consumed"] == 5 and data["credits_remaining"] == 95
+
+
+@pytest.mark.parametrize("company", ["Engines Ltd", "engines.io"])  # email search / person lookup
+async def test_phone_lookup_gives_no_email_away_for_free(client, auth, upstream, company) -> None:
+    upstream.company_domains["engines ltd"] = "engines.io"
+    upstream.add_person("Ada", "Lovelace", "engines.io", email="ada@engines.io", title="Analyst")
+    body = {"record_id": "ph3", "first_name": "Ada", "last_name": "Lovelace", "company": company}
+    resp, data = await post(client, "phone", body, auth)
+    assert resp.status == 200, data
+    assert data["phone"] is None and data["email"] is None  # no phone found: nothing charged
+    assert data["credits_consumed"] == 0 and data["credits_remaining"] == 100
+    assert upstream.seen("email") == []
+    resp, again = await post(client, "phone", body, auth)
+    assert again["cached"] is True and again["email"] is None
+
+
+async def test_untrusted_upstream_types_are_dropped_not_a_500(client, auth, upstream) -> None:
+    upstream.add_person("Alan", "Turing", "bletchley.uk", title="Mathematician",
+                        job_last_seen_at=1756566720, linkedin_url=["x"])  # fmt: skip
+    upstream.companies["bletchley.uk"] = {
+        "name": "Bletchley Park", "domain": "bletchley.uk", "industry": 7,
+        "last_verified_at": 1757700000,
+    }  # fmt: skip
+    person = {"record_id": "t1", "first_name": "Alan", "last_name": "Turing",
+              "company_domain": "bletchley.uk", "max_credits": 4}  # fmt: skip
+    for _ in range(2):  # fresh, then from cache
+        resp, data = await post(client, "person", person, auth)
+        assert resp.status == 200, data
+        assert data["person"]["title"] == "Mathematician"
+        assert data["person"]["job_last_seen_at"] is None and data["person"]["linkedin_url"] is None
+    company = {"record_id": "t2", "domain": "bletchley.uk", "max_credits": 5}
+    for _ in range(2):
+        resp, data = await post(client, "company", company, auth)
+        assert resp.status == 200, data
+        assert data["company"]["name"] == "Bletchley Park" and data["company"]["industry"] is None
+        assert data["company"]["last_verified_at"] is None
+
+
 async def test_email_from_name_and_company_name_uses_the_upstream_email_search(
     client, auth, upstream
 ) -> None:

@@ -200,3 +200,32 @@ def test_phone_search_respects_the_budget(upstream) -> None:
     assert upstream.seen() == [] and "phone" not in broke.values and broke.credits == 0
     cascade.run(Subject.of("person", "00Q8", linked), ["phone"], 3)
     assert upstream.seen("phone")[0]["max_credits"] == 3
+
+
+def test_paid_email_search_is_kept_when_the_phone_search_then_fails(upstream, redis_url) -> None:
+    upstream.company_domains["us navy"] = "navy.mil"
+    upstream.script(503, endpoint="phone")
+    client = redis.Redis.from_url(redis_url)
+    cascade = Cascade([OfflineProvider(), provider(upstream)])
+    service = EnrichmentService(cascade, cache=ResultCache(client, 60), ledger=SpendLedger(client))
+    named = {"first_name": "Grace", "last_name": "Hopper", "company": "US Navy"}
+    subject = Subject.of("person", "00QA", named)
+    result = service.enrich(3, "sf:Lead", subject, ["email", "phone"], budget=10)
+    assert result.value("email") == "grace@navy.mil" and "phone" not in result.values
+    assert result.skipped == {"upstream": "upstream_error_503"}
+    assert result.credits == 5 and result.spent_by == {"upstream": 5}
+    assert SpendLedger(client).spent(3) == {"upstream": 5}  # the paid search is recorded
+    assert upstream.seen("phone")[0]["email"] == "grace@navy.mil"
+    again = service.enrich(3, "sf:Lead", subject, ["email", "phone"], budget=10)
+    assert not again.cached and again.value("phone") == "+12025550100"  # partial: not cached
+    client.close()
+
+
+def test_phone_search_by_name_and_company_without_an_email_search(upstream) -> None:
+    upstream.company_domains["us navy"] = "navy.mil"
+    named = {"first_name": "Grace", "last_name": "Hopper", "company": "US Navy"}
+    cascade = Cascade([OfflineProvider(), provider(upstream)])
+    result = cascade.run(Subject.of("person", "00QB", named), ["phone"], 20)
+    assert result.value("phone") == "+12025550100" and "email" not in result.values
+    assert upstream.seen("email") == [] and len(upstream.seen("phone")) == 1
+    assert result.credits == 5

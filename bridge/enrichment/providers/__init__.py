@@ -13,11 +13,13 @@ PROVIDER_NAMES = ("offline", "upstream")
 
 
 class ProviderUnavailable(Exception):
-    """The provider cannot answer now (rate limited, out of credits, down): skip it."""
+    """The provider cannot answer now (rate limited, out of credits, down): skip it. `partial`:
+    what it had already answered (and spent) before failing, kept rather than thrown away."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, partial: ProviderAnswer | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.partial = partial
 
 
 class Provider(Protocol):

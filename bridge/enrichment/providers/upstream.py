@@ -1,7 +1,12 @@
 """An upstream enrichment API speaking the documented protocol on its own base URL with its
 own key. Which endpoint answers what: `person` when a name and a company domain are known (from
-the record's domain, website or email); else `email` (name + company name) for an email and
-`phone` (email or LinkedIn id) for a phone; `company` for firmographics.
+the record's domain, website or email); else `email` (name + company name) when an email is
+wanted, and `phone` (name + company, LinkedIn id or email: the documented inputs) when a phone
+is; `company` for firmographics. Fields not wanted are never searched for.
+
+Answers are untrusted: a value of the wrong type is dropped here, at the boundary, so it can
+neither fail a documented response nor be cached. When a later call fails (5xx, 429, 402, down)
+after an earlier one was paid, the paid part is kept (`ProviderUnavailable.partial`).
 
 Spending: every call passes what is left of the record's budget as `max_credits` and the
 `credits_consumed` it answers is counted. `429`: wait `retry_after` when that is short, else
@@ -83,10 +88,15 @@ class UpstreamProvider:
         self._check_paused()
         answer = ProviderAnswer()
         person_wanted = wanted & PERSON_FIELDS if subject.kind == "person" else frozenset()
-        if person_wanted:
-            self._person(subject, person_wanted, budget, answer)
-        if wanted & COMPANY_FIELDS and budget - answer.credits > 0:
-            self._company(subject, budget - answer.credits, answer)
+        try:
+            if person_wanted:
+                self._person(subject, person_wanted, budget, answer)
+            if wanted & COMPANY_FIELDS and budget - answer.credits > 0:
+                self._company(subject, budget - answer.credits, answer)
+        except ProviderUnavailable as exc:
+            if answer.values or answer.credits:
+                exc.partial = answer  # paid before the failure: keep it and its spend
+            raise
         return answer
 
     def _person(
@@ -100,35 +110,41 @@ class UpstreamProvider:
                     "last_name": get("last_name"), "company_domain": domain,
                     "email": get("email"), "linkedin_id": get("linkedin_id")}  # fmt: skip
             data = self._call("person", body, budget, answer)
-            person = (data or {}).get("person") or {}
+            person = (data or {}).get("person")
+            person = person if isinstance(person, dict) else {}
             overall = _confidence(data.get("confidence") if data else None, 0.7)
-            for key in ("email", "phone", "title", "linkedin_url", "email_status",
-                        "job_last_seen_at"):  # fmt: skip
-                if person.get(key):
+            for key in wanted & {"email", "phone", "title", "linkedin_url", "email_status",
+                                 "job_last_seen_at"}:  # fmt: skip
+                if value := _text(person.get(key)):
                     score = _confidence(person.get("email_confidence"), overall) if (
                         key == "email") else overall  # fmt: skip
-                    answer.values[key] = FieldValue(person[key], self.name, score)
+                    answer.values[key] = FieldValue(value, self.name, score)
             return
-        if "email" in wanted and named and get("company"):
+        if "email" in wanted and named and get("company") and not get("email"):
             # The person lookup needs a domain; the email search takes a company name and
             # finds the domain itself.
             body = {"record_id": subject.record_id, "first_name": get("first_name"),
                     "last_name": get("last_name"), "company": get("company"),
                     "linkedin_id": get("linkedin_id")}  # fmt: skip
             data = self._call("email", body, budget - answer.credits, answer)
-            if data and data.get("email"):
-                score = _confidence(data.get("confidence"), 0.7)
-                answer.values["email"] = FieldValue(data["email"], self.name, score)
+            if found := _text((data or {}).get("email")):
+                score = _confidence(data.get("confidence") if data else None, 0.7)
+                answer.values["email"] = FieldValue(found, self.name, score)
+        # The phone search takes name + company itself (its primary method): no email search is
+        # bought as a step towards a phone; an email it uses is the record's or one wanted.
         email = get("email") or (answer.values["email"].value if "email" in answer.values else None)
-        if "phone" in wanted and (email or get("linkedin_id")):
+        if "phone" in wanted and (email or get("linkedin_id") or (named and get("company"))):
             body = {"record_id": subject.record_id, "first_name": get("first_name"),
                     "last_name": get("last_name"), "company": get("company"),
                     "email": email, "linkedin_id": get("linkedin_id"),
                     "domain": domain}  # fmt: skip
-            data = self._call("phone", body, budget - answer.credits, answer)
-            if data and data.get("phone"):
-                score = _confidence(data.get("confidence"), 0.7)
-                answer.values["phone"] = FieldValue(data["phone"], self.name, score)
+            data = self._call("phone", body, budget - answer.credits, answer) or {}
+            score = _confidence(data.get("confidence"), 0.7)
+            if phone := _text(data.get("phone")):
+                answer.values["phone"] = FieldValue(phone, self.name, score)
+            # Documented: the input email echoed, or one found on the way (paid by this call).
+            if "email" in wanted and not email and (found := _text(data.get("email"))):
+                answer.values["email"] = FieldValue(found, self.name, score)
 
     def _company(self, subject: Subject, budget: int, answer: ProviderAnswer) -> None:
         get = subject.get
@@ -141,15 +157,19 @@ class UpstreamProvider:
         data = self._call("company", body, budget, answer)
         company = (data or {}).get("company") or {}
         score = _confidence(data.get("confidence") if data else None, 0.7)
+        company = company if isinstance(company, dict) else {}
         hq = company.get("hq") if isinstance(company.get("hq"), dict) else {}
         pairs = {
-            "company_name": company.get("name"), "company_domain": company.get("domain"),
-            "company_linkedin_url": company.get("linkedin_url"),
-            "industry": company.get("industry"), "size_range": company.get("size_range"),
-            "hq_city": hq.get("city"), "hq_state": hq.get("state"),
-            "hq_country": hq.get("country"), "hq_postal_code": hq.get("postal_code"),
+            "company_name": _text(company.get("name")),
+            "company_domain": _text(company.get("domain")),
+            "company_linkedin_url": _text(company.get("linkedin_url")),
+            "industry": _text(company.get("industry")),
+            "size_range": _text(company.get("size_range")),
+            "hq_city": _text(hq.get("city")), "hq_state": _text(hq.get("state")),
+            "hq_country": _text(hq.get("country")),
+            "hq_postal_code": _text(hq.get("postal_code")),
             "company_geo": company.get("geo") if isinstance(company.get("geo"), dict) else None,
-            "company_last_verified_at": company.get("last_verified_at"),
+            "company_last_verified_at": _text(company.get("last_verified_at")),
         }  # fmt: skip
         for key, value in pairs.items():
             if value:
@@ -213,6 +233,11 @@ class UpstreamProvider:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _text(raw: Any) -> str | None:
+    """An upstream value meant as text: kept only when it is a non-blank string."""
+    return (raw.strip() or None) if isinstance(raw, str) else None
 
 
 def _domain_of(raw: str | None) -> str | None:
