@@ -7,6 +7,7 @@ from datetime import date
 
 from aiohttp import web
 
+from bridge.db import Database
 from bridge.keyset_cursor import CursorSigner, InvalidCursor, Position
 from bridge.logs import export, formats, retention, stats
 from bridge.logs.models import (
@@ -96,11 +97,37 @@ async def export_route_logs(request: web.Request) -> web.StreamResponse:
     response.charset = "utf-8"
     await response.prepare(request)
     await response.write(formats.csv_header() if query.format == "csv" else formats.JSON_PREFIX)
-    # Every page, the final one too, ends at the planned last row (the cursor already sent),
-    # not after plan.rows: a row committed inside the page since the plan makes it longer
-    # instead of pushing rows just before plan.last out of every page, and rows committed past
-    # plan.last never join it, so it holds at most plan.rows plus rows committed inside its
-    # key range. A short chunk means the range is exhausted; an empty plan reads nothing.
+    try:
+        written = await _stream_rows(response, db, where, after, plan, query)
+        if query.format == "json":
+            await response.write(formats.json_suffix(written, next_cursor))
+    except Exception:
+        # The 200 is already sent: the one honest signal left is closing the connection
+        # without the terminating chunk, which the client's HTTP library reports as an
+        # incomplete body. (The error middleware logs the error; its 500 cannot be sent.)
+        if request.transport is not None:
+            request.transport.close()
+        raise
+    await response.write_eof()
+    return response
+
+
+async def _stream_rows(
+    response: web.StreamResponse,
+    db: Database,
+    where: export.ExportFilter,
+    after: Position | None,
+    plan: export.ExportPlan,
+    query: ExportQuery,
+) -> int:
+    """Write the page's rows chunk by chunk; returns how many were written.
+
+    Every page, the final one too, ends at the planned last row (the cursor already sent),
+    not after plan.rows: a row committed inside the page since the plan makes it longer
+    instead of pushing rows just before plan.last out of every page, and rows committed past
+    plan.last never join it, so it holds at most plan.rows plus rows committed inside its key
+    range. A short chunk means the range is exhausted; an empty plan reads nothing.
+    """
     written = 0
     position = after
     while plan.last is not None:
@@ -116,10 +143,7 @@ async def export_route_logs(request: web.Request) -> web.StreamResponse:
             position = export.position_of(rows[-1])
         if len(rows) < export.CHUNK_ROWS:
             break
-    if query.format == "json":
-        await response.write(formats.json_suffix(written, next_cursor))
-    await response.write_eof()
-    return response
+    return written
 
 
 @routes.get(

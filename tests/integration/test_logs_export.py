@@ -3,6 +3,7 @@ CSV escaping, the 10,000-row limit, the cursor, and the documented rate limits."
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
@@ -430,6 +432,34 @@ async def test_export_is_streamed_in_bounded_chunks(api, monkeypatch, fmt: str) 
     else:
         ids = [r["object_id"] for r in csv.DictReader(io.StringIO(body.decode(), newline=""))]
     assert ids == [f"00Q{n:012d}" for n in range(2_500)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+async def test_a_failure_mid_stream_is_an_incomplete_body(api, monkeypatch, fmt: str) -> None:
+    """After the 200 is sent, a failure can only cut the connection, without the terminating
+    chunk: the client's HTTP library raises, though every write so far was whole records."""
+    bulk(api["db"], api["tenant_id"], 2_500, datetime(2025, 5, 1, tzinfo=UTC))
+    real_chunk = export.chunk
+    calls = 0
+
+    def failing_chunk(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database went away")
+        return real_chunk(*args)
+
+    monkeypatch.setattr(export, "chunk", failing_chunk)
+    query = {"from": "2025-05-01", "to": "2025-05-02", "limit": 10_000, "format": fmt}
+    resp = await api["client"].get("/v1/logs/routing", params=query, headers=api["headers"])
+    assert resp.status == 200 and resp.headers["X-Export-Rows"] == "2500"
+    received = b""
+    async with asyncio.timeout(30):  # the connection is closed, not left hanging
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async for piece in resp.content.iter_any():
+                received += piece
+    if fmt == "csv":  # what arrived is whole records: only the HTTP framing shows the cut
+        assert received.endswith(b'"{""n"":999}"\r\n')
 
 
 async def test_rate_limits_as_documented(api, aiohttp_client, settings_any) -> None:
