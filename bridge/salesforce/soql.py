@@ -21,8 +21,10 @@ _SOBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # One REST query travels in a GET URL, and Salesforce refuses a request whose URI and headers
 # together pass 16,384 bytes (414/431), long before its 100,000-character SOQL limit.
-# Percent-encoding grows a query by at most half (`, ` -> `%2C+`; an id's `'<18>',` 21 -> 27
-# characters), so 10,000 characters stay under ~15,000 in the URL, with room for the headers.
+# Percent-encoding can double or triple a character (`, ` -> `%2C+`, `'` -> `%27`), but a
+# `by_ids` query is almost all id literals, and an id's `'<18>',` grows only 21 -> 27 characters
+# (~1.3x); with its short frame, 10,000 characters stay under ~14,000 in the URL, with room
+# for the headers.
 DEFAULT_MAX_SOQL_LENGTH = 10_000
 _ID_LITERAL = len("'001000000000000AAA',")
 # Ids per `IN` query: as many as the length guard admits (~470 with a few fields; 5,000 ids
