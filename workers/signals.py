@@ -45,14 +45,18 @@ def _configure_logging(**_: Any) -> None:
 @worker_init.connect
 def _check_pipeline_config(**_: Any) -> None:
     # In the worker's main process, before any pool process exists, for every pool: a wrong
-    # config/pipeline.yaml (unknown step, provider or Salesforce field) stops the worker here
-    # instead of failing its first batch. SystemExit, because Celery logs and swallows an
-    # Exception raised by a signal handler.
-    from workers.tasks.triggers import check_pipeline
+    # config/pipeline.yaml (unknown step, provider or Salesforce field), or Salesforce sign-in
+    # settings no gateway can be built from, stops the worker here instead of failing its
+    # first batch. SystemExit, because Celery logs and swallows an Exception raised by a
+    # signal handler.
+    from workers.tasks.triggers import SignInSettingsInvalid, check_pipeline
 
     configure_logging(get_settings())
     try:
         check_pipeline()
+    except SignInSettingsInvalid as exc:
+        log.error("worker.salesforce_signin_invalid", error=str(exc))
+        raise SystemExit(1) from None
     except ValueError as exc:
         log.error("worker.pipeline_config_invalid", error=str(exc))
         raise SystemExit(1) from None

@@ -308,7 +308,9 @@ def test_config_is_checked_against_the_org_and_the_step_registry(env, tmp_path) 
         env.build(bad_provider)
 
 
-def _start_worker(settings: Settings, sandbox: Any, config: Path, log: Path) -> Any:
+def _start_worker(
+    settings: Settings, sandbox: Any, config: Path, log: Path, **sf_overrides: str
+) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "CELERY_"))}
     env.update(
         REDIS_URL=settings.redis_url,
@@ -318,7 +320,8 @@ def _start_worker(settings: Settings, sandbox: Any, config: Path, log: Path) -> 
         BRIDGE_PIPELINE_CONFIG=str(config),
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
-    env.update({f"BRIDGE_{k.upper()}": str(v) for k, v in sandbox_overrides(sandbox).items()})
+    overrides = {**sandbox_overrides(sandbox), **sf_overrides}
+    env.update({f"BRIDGE_{k.upper()}": str(v) for k, v in overrides.items()})
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "bridge", "worker", "--pool", "solo"],
@@ -347,6 +350,18 @@ def test_worker_start_checks_the_config_against_the_org(
     good.write_text(
         "objects:\n  Lead:\n    steps: [{name: enrich}]\n    write_back: {phone: {field: Phone}}\n"
     )
+    # Sign-in settings no gateway can be built from are reported as what they are.
+    log = tmp_path / "bad-sign-in.log"
+    plain_http = sandbox.instance_url.replace("https://", "http://")
+    worker = _start_worker(settings, sandbox, good, log, sf_instance_url=plain_http)
+    try:
+        assert worker.wait(60) != 0
+    finally:
+        worker.kill()
+    assert "worker.salesforce_signin_invalid" in log.read_text()
+    assert "Salesforce URLs must be https://" in log.read_text()
+    assert "worker.pipeline_config_invalid" not in log.read_text()
+
     log = tmp_path / "good-worker.log"
     worker = _start_worker(settings, sandbox, good, log)
     try:
@@ -358,3 +373,48 @@ def test_worker_start_checks_the_config_against_the_org(
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+def test_the_start_up_check_closes_its_own_gateway(
+    sandbox: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process: the check signs in and reads the describe with a gateway of its own, closes
+    it, and leaves the process's cached gateway unopened (the pool forks after it)."""
+    from config.settings import get_settings
+    from workers import resources
+    from workers import salesforce as worker_sf
+    from workers.tasks import triggers
+
+    good = tmp_path / "good.yaml"
+    good.write_text("objects:\n  Lead:\n    write_back: {phone: {field: Phone}}\n")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BRIDGE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("BRIDGE_PIPELINE_CONFIG", str(good))
+    for key, value in sandbox_overrides(sandbox).items():
+        monkeypatch.setenv(f"BRIDGE_{key.upper()}", str(value))
+    monkeypatch.setattr(worker_sf, "_gateway", None)
+    built: list[SalesforceGateway] = []
+    closed: list[SalesforceGateway] = []
+    real_from_settings = SalesforceGateway.from_settings.__func__  # type: ignore[attr-defined]
+    real_close = SalesforceGateway.close
+
+    def from_settings(cls: type[SalesforceGateway], *args: Any, **kwargs: Any) -> Any:
+        built.append(real_from_settings(cls, *args, **kwargs))
+        return built[-1]
+
+    def close(self: SalesforceGateway) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(SalesforceGateway, "from_settings", classmethod(from_settings))
+    monkeypatch.setattr(SalesforceGateway, "close", close)
+    get_settings.cache_clear()
+    try:
+        triggers.check_pipeline()
+    finally:
+        get_settings.cache_clear()
+        resources.close_resources()
+    assert len(built) == 1 and closed == built
+    assert built[0].calls_by_operation  # it did talk to the org (sign-in, describe)
+    assert worker_sf._gateway is None

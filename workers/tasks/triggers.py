@@ -12,6 +12,7 @@ from bridge.pipeline import Pipeline
 from bridge.pipeline_config import StepDeps, build_pipeline
 from bridge.pipeline_config import load as load_pipeline_config
 from bridge.salesforce.errors import SalesforceError, TransientError
+from bridge.salesforce.gateway import SalesforceGateway
 from bridge.tenants.service import tenant_for_org
 from bridge.triggers.dispatcher import Batch
 from bridge.triggers.polling import Poller
@@ -27,30 +28,41 @@ log = structlog.get_logger(__name__)
 _pipeline: Pipeline | None = None
 
 
+class SignInSettingsInvalid(Exception):
+    """The Salesforce sign-in settings cannot make a gateway (not the pipeline file's fault)."""
+
+
 def check_pipeline() -> None:
     """Worker start-up (workers.signals): load config/pipeline.yaml and, when a Salesforce
     sign-in is configured, check every field it names against the org's describe.
 
-    A wrong file raises `PipelineConfigError` / `UnknownFields` (both `ValueError`). Salesforce
-    out of reach is not the file's fault: logged, and the first batch checks again. Nothing
-    built here is kept, so no connection crosses into the pool's forked processes.
+    A wrong file raises `PipelineConfigError` / `UnknownFields` (both `ValueError`); sign-in
+    settings no gateway can be built from raise `SignInSettingsInvalid`. Salesforce out of
+    reach is not the file's fault: logged, and the first batch checks again. The check uses a
+    gateway of its own, never the process's cached one, and closes it with the Redis and SQL
+    connections, so no connection crosses into the pool's forked processes.
     """
     settings = get_settings()
     config = load_pipeline_config(settings.pipeline_config)
     if gateway_getter() is None:
         log.warning("pipeline.not_checked_against_org", reason="no Salesforce sign-in")
         return
-    deps = StepDeps(settings, gateway(), resources.broker_redis(), resources.database(),
-                    config)  # fmt: skip
     try:
+        sf = SalesforceGateway.from_settings(settings)
+    except (ValueError, OSError) as exc:  # a bad URL or mode, a missing key or key file
+        raise SignInSettingsInvalid(str(exc)) from None
+    deps: StepDeps | None = None
+    try:
+        deps = StepDeps(settings, sf, resources.broker_redis(), resources.database(), config)
         build_pipeline(config, deps)
     except (SalesforceError, OSError, requests.RequestException) as exc:
         log.warning("pipeline.check_deferred", error=type(exc).__name__)
         return
     finally:
-        enrichment = deps.shared.get("enrichment")
+        enrichment = deps.shared.get("enrichment") if deps is not None else None
         if enrichment is not None:
             enrichment.close()
+        sf.close()
         resources.close_resources()
     log.info("pipeline.config_checked", objects=sorted(config.objects))
 
