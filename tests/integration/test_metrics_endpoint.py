@@ -208,18 +208,19 @@ async def test_web_process_counts_its_own_salesforce_calls(
     assert resp.status == 404  # the lead was looked up in the sandbox
     made = gateway().usage.snapshot()["calls_by_operation"]
     assert sum(made.values()) > 0
-    # The periodic flush pushes them without a scrape.
-    pushed: Samples = {}
+    # The periodic flush pushes them without a scrape. Poll for all of them, not the first
+    # flush that shows some: one flush may race the last calls' counting (bounded: 5 s).
+    pushed: dict[str, float] = {}
     for _ in range(50):
         await asyncio.sleep(0.1)
         pushed = {
-            key: v
-            for key, v in (await read_counters(settings.redis_url)).items()
-            if key[0] == "bridge_salesforce_api_calls_total"
+            dict(labels)["operation"]: v
+            for (name, labels), v in (await read_counters(settings.redis_url)).items()
+            if name == "bridge_salesforce_api_calls_total"
         }
-        if pushed:
+        if pushed == made:
             break
-    assert {dict(labels)["operation"]: v for (_, labels), v in pushed.items()} == made
+    assert pushed == made
     samples = await scrape(client)
     for operation, count in made.items():
         assert value(samples, "bridge_salesforce_api_calls_total", operation=operation) == count
