@@ -17,6 +17,7 @@ Per batch of leads (one lead for the API):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,7 +46,7 @@ from bridge.db import Database
 from bridge.logs.service import record_action
 from bridge.matching.service import MatchService
 from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS
-from bridge.routing.errors import NoMemberAvailable
+from bridge.routing.errors import AssignmentNotLogged, NoMemberAvailable
 from bridge.routing.service import RoutingService
 from bridge.salesforce.convert import LeadConvertResult
 from bridge.salesforce.gateway import SalesforceGateway
@@ -393,13 +394,15 @@ class ConversionService:
                     sequence=pick.sequence if pick else None, prev_owner=prev_owner, **common,
                 )  # fmt: skip
                 if pick is not None and self.routing is not None and plan.lead_id not in logged:
-                    # In a savepoint: a concurrent assign that logged this pick first must not
-                    # roll back the convert and merge logs of an irreversible conversion.
-                    self.routing.record_assign(
-                        session, tenant_id, "Lead", pick, prev_owner=prev_owner,
-                        reason="convert", idempotency_key=key,
-                        request_id=request_ids.get(plan.lead_id),
-                    )  # fmt: skip
+                    # In a savepoint: a concurrent assign that logged this pick first, or a
+                    # refused log (warned about; the convert log names the pick), must not roll
+                    # back the convert and merge logs of an irreversible conversion.
+                    with contextlib.suppress(AssignmentNotLogged):
+                        self.routing.record_assign(
+                            session, tenant_id, "Lead", pick, prev_owner=prev_owner,
+                            reason="convert", idempotency_key=key,
+                            request_id=request_ids.get(plan.lead_id),
+                        )  # fmt: skip
                 outcome.owner_id = outcome.owner_id or leads_after.get(plan.lead_id, {}).get(
                     "OwnerId"
                 )

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bridge.logs.service import record_action
-from bridge.routing.errors import NoMemberAvailable
+from bridge.routing.errors import AssignmentNotLogged, NoMemberAvailable
 from bridge.routing.outcomes import BatchAssignments, Pick, assignment
 from bridge.salesforce.collections import RecordResult
 from bridge.salesforce.errors import SalesforceError
@@ -100,7 +100,7 @@ class BatchAssigner:
                 self.logs.append((pick, "skip", reason))
                 again.append(pick.record_id)
             else:
-                self.outcome.failed[pick.record_id] = ",".join(codes(result))
+                self.outcome.failed[pick.record_id] = f"OwnerId refused ({','.join(codes(result))})"
                 self.logs.append((pick, "error", "; ".join(e.message for e in result.errors)))
         return again
 
@@ -123,10 +123,16 @@ class BatchAssigner:
                         session, self.tenant_id, self.sobject, pick, prev_owner=prev,
                         reason=reason, request_id=request_id, action=action,
                     )  # fmt: skip
-                elif self.service.record_assign(
-                    session, self.tenant_id, self.sobject, pick, prev_owner=prev,
-                    reason=reason, request_id=request_id,
-                ):  # fmt: skip
+                    continue
+                try:
+                    written = self.service.record_assign(
+                        session, self.tenant_id, self.sobject, pick, prev_owner=prev,
+                        reason=reason, request_id=request_id,
+                    )  # fmt: skip
+                except AssignmentNotLogged as exc:  # the owner is written, the log is not
+                    self.outcome.failed[pick.record_id] = f"route log refused ({exc.reason})"
+                    continue
+                if written:
                     self.outcome.assigned.append(assignment(self.sobject, pick, prev))
                 else:  # a concurrent assign logged this replayed pick after logged() ran
                     done = assignment(self.sobject, replace(pick, cached=True), prev)

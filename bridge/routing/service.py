@@ -322,9 +322,11 @@ class RoutingService:
     ) -> bool:
         """The assign route log of one pick in a savepoint of the caller's transaction.
 
-        False when the pool's sequence already has its assign log (a concurrent request
-        logged the same replayed pick first; the partial unique index refuses a second): only
-        this row is rolled back, never the caller's other logs.
+        False when this record's pick already has its assign log (a concurrent request logged
+        the same replayed pick first; the partial unique index refuses a second). Raises
+        AssignmentNotLogged when the refusal is anything else (the sequence is logged for
+        another record, another constraint). Either way only this row is rolled back, never
+        the caller's other logs.
         """
         try:
             with session.begin_nested():
@@ -333,6 +335,7 @@ class RoutingService:
                     idempotency_key=idempotency_key, request_id=request_id,
                 )  # fmt: skip
         except IntegrityError:
+            _check_twin_logged(_assign_row(session, tenant_id, pick), sobject, pick)
             log.info("routing.assign_already_logged", pool=pick.pool, sequence=pick.sequence)
             return False
         return True
@@ -456,18 +459,8 @@ class RoutingService:
     def _logged_assignment(self, tenant_id: int, sobject: str, pick: Pick) -> Assignment:
         """The concurrent request's logged assignment of this pick, after our log insert was
         refused. Raises AssignmentNotLogged (a 409, never a 500) when the refusal was not that."""
-        with self.db.read() as session:  # at most one row: the unique index
-            row = session.scalars(
-                select(RouteLog).where(
-                    RouteLog.tenant_id == tenant_id, RouteLog.pool == pick.pool,
-                    RouteLog.sequence == pick.sequence, RouteLog.action == "assign",
-                )
-            ).one_or_none()  # fmt: skip
-        if row is None or (row.object, row.object_id) != (sobject, pick.record_id):
-            reason = "log_refused" if row is None else "sequence_taken"
-            log.warning("routing.assign_not_logged", pool=pick.pool, sequence=pick.sequence,
-                        reason=reason)  # fmt: skip
-            raise AssignmentNotLogged(pick.pool, pick.sequence, reason)
+        with self.db.read() as session:
+            row = _check_twin_logged(_assign_row(session, tenant_id, pick), sobject, pick)
         return Assignment(
             pick.pool, sobject, pick.record_id, str(row.assigned_to), pick.sequence,
             row.timestamp, pick.pool_size, True, row.prev_owner,
@@ -504,6 +497,27 @@ class RoutingService:
             return []
         body = [{"Id": p.record_id, "OwnerId": p.assigned_to} for p in picks]
         return self._sf().update(sobject, body)  # sObject Collections: one call per 200
+
+
+def _assign_row(session: Session, tenant_id: int, pick: Pick) -> RouteLog | None:
+    """The assign log holding this pick's pool sequence (at most one: the unique index)."""
+    return session.scalars(
+        select(RouteLog).where(
+            RouteLog.tenant_id == tenant_id, RouteLog.pool == pick.pool,
+            RouteLog.sequence == pick.sequence, RouteLog.action == "assign",
+        )
+    ).one_or_none()  # fmt: skip
+
+
+def _check_twin_logged(row: RouteLog | None, sobject: str, pick: Pick) -> RouteLog:
+    """`row` when it is this record's pick (a concurrent twin logged it); else the log was
+    refused for another reason: AssignmentNotLogged (a 409 over HTTP, never a 500)."""
+    if row is None or (row.object, row.object_id) != (sobject, pick.record_id):
+        reason = "log_refused" if row is None else "sequence_taken"
+        log.warning("routing.assign_not_logged", pool=pick.pool, sequence=pick.sequence,
+                    reason=reason)  # fmt: skip
+        raise AssignmentNotLogged(pick.pool, pick.sequence, reason)
+    return row
 
 
 def _with_record(pick: Pick, record_id: str) -> Pick:

@@ -69,9 +69,9 @@ class AssignStep:
             exclude_inactive=self.exclude_inactive,
             request_ids={rid: item.request_id for rid, item in context.items.items()},
         )
-        for record_id, codes in outcome.failed.items():  # Salesforce refused the write
-            context.fail(record_id, f"assign: OwnerId refused ({codes})")
-        owners = {a.record_id: a.assigned_to for a in outcome.assigned}
+        for record_id, why in outcome.failed.items():  # the write or its route log refused
+            context.fail(record_id, f"assign: {why}")
+        owners = {a.record_id: a.assigned_to for a in [*outcome.assigned, *outcome.cached]}
         for record in records:  # later steps see the new owner
             record["OwnerId"] = owners.get(record["Id"], record.get("OwnerId"))
         log.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bridge.db import Database
@@ -120,3 +121,36 @@ def test_a_record_logged_concurrently_does_not_roll_back_the_batch_logs(
         (ids[0], "assign", 1), (ids[1], "assign", 2), (ids[2], "assign", 3)
     ]  # fmt: skip
     assert [e.reason for e in entries] == ["round_robin", "twin", "round_robin"]
+
+
+def test_a_sequence_logged_for_another_record_fails_only_that_record(
+    db, client, gateway, sf_settings, sandbox
+) -> None:
+    """Rotation state behind the logs: the batch's pick reuses a sequence another record holds.
+    That record fails with the reason (its owner is written, its log is not), the others are
+    assigned and logged, nothing passes it off as a concurrent twin's assignment."""
+    sandbox.seed(users=4, seed=12)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    tenant = make_tenant(db)
+    make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
+    service = routing_service(db, client, gateway, sf_settings)
+    ids = create_leads(gateway, 4)
+    real_write = service.write_owners
+
+    def write_then_other_record_takes_the_sequence(sobject: str, picks: Sequence[Pick]) -> Any:
+        pick = next(p for p in picks if p.record_id == ids[1])
+        with db.session() as session:
+            service.record(session, tenant, sobject, replace(pick, record_id=ids[3]),
+                           prev_owner=None, reason="restored")  # fmt: skip
+        return real_write(sobject, picks)
+
+    service.write_owners = write_then_other_record_takes_the_sequence  # type: ignore[method-assign]
+    records = gateway.fetch("Lead", ids[:3], ["Id", "OwnerId"])
+    outcome = service.assign_records(tenant, "Lead", records, "inbound")
+    assert sorted(x.record_id for x in outcome.assigned) == sorted([ids[0], ids[2]])
+    assert outcome.cached == []
+    assert outcome.failed == {ids[1]: "route log refused (sequence_taken)"}
+    assert sorted((e.object_id, e.action) for e in logs(db, ids)) == sorted(
+        [(ids[0], "assign"), (ids[2], "assign"), (ids[3], "assign")]
+    )
