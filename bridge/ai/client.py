@@ -35,7 +35,7 @@ MAX_TOKENS = {"low": 1_000, "medium": 2_000, "high": 4_000}
 # Parameters reasoning models refuse; a 400 saying one of them is unsupported triggers the
 # plain retry. Whole words: `max_completion_tokens` and `top_logprobs` are not these.
 _REFUSABLE = re.compile(r"\b(logprobs|max_tokens)\b")
-_UNSUPPORTED = re.compile(r"\b(unsupported|not supported)\b", re.IGNORECASE)
+_UNSUPPORTED = re.compile(r"\b(unsupported|not supported|does not support)\b", re.IGNORECASE)
 # Provider key shapes (sk-..., sk-proj-..., also masked as sk-****abcd) in error messages.
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_*.-]{4,}")
 _REDACTOR = Redactor()

@@ -30,6 +30,7 @@ def _bad_request(error: Any) -> requests.Response:
           "param": "logprobs", "code": "unsupported_parameter"}, True),
         ({"message": "bad request", "param": "logprobs", "code": "unsupported_parameter"}, True),
         ("logprobs are NOT SUPPORTED by this model", True),  # a backend's plain-string error
+        ({"message": "This model does not support logprobs", "code": None}, True),
         # Mentions the parameter, but does not refuse it.
         ({"message": "max_tokens is too large: 4000. This model supports at most 2048 "
           "completion tokens, whereas you provided 4000.", "param": "max_tokens",
