@@ -59,6 +59,17 @@ def test_two_concurrent_assigns_of_one_lead_log_one_assign(
         real_record(session, tenant_id, sobject, pick, **kw)
 
     service.record = ordered_record  # type: ignore[method-assign]
+    real_owner = service.current_owner
+    both_read = threading.Barrier(2, timeout=30)
+
+    def owner_read_by_both(sobject: str, record_id: str) -> str | None:
+        # The race at hand: both read the owner before either writes the new one (else the
+        # later reader would log the new owner as prev_owner, a different story).
+        owner = real_owner(sobject, record_id)
+        both_read.wait()
+        return owner
+
+    service.current_owner = owner_read_by_both  # type: ignore[method-assign]
     start = threading.Barrier(2)
 
     def assign(request_id: str) -> Any:
