@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from config.settings import Settings, get_settings
 from workers import signals as _signals  # noqa: F401  (connects the signal handlers)
@@ -33,6 +34,14 @@ SOCKET_TIMEOUT = 30.0
 SOCKET_CONNECT_TIMEOUT = 5.0
 HEALTH_CHECK_INTERVAL = 25
 RESULT_EXPIRES_SECONDS = 24 * 3600
+
+# Polls get a queue of their own: behind a long batch backlog in the shared queue they would
+# wait past their expiry and the safety net would stop exactly when it matters. A worker
+# started without -Q consumes every queue in QUEUES; `-Q polling` makes a dedicated poller.
+DEFAULT_QUEUE = "celery"
+POLLING_QUEUE = "polling"
+QUEUES = (DEFAULT_QUEUE, POLLING_QUEUE)
+TASK_ROUTES = {"triggers.poll_*": {"queue": POLLING_QUEUE}}
 
 
 class ConfigurationError(ValueError):
@@ -97,6 +106,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_always_eager": settings.celery_always_eager,
         "task_eager_propagates": True,
         "worker_hijack_root_logger": False,
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_queues": tuple(Queue(name, Exchange(name), routing_key=name) for name in QUEUES),
+        "task_routes": TASK_ROUTES,
         # Read by BridgeTask.
         "bridge_task_max_retries": settings.task_max_retries,
         "bridge_task_retry_backoff_max": settings.task_retry_backoff_max,

@@ -145,6 +145,8 @@ def test_up_runs_everything_and_ctrl_c_leaves_nothing_behind(
     app = create_celery_app(Settings(redis_url=redis_url))
     try:
         assert "pong" in app.send_task("diagnostics.ping").get(timeout=15)
+        # ... and from the polling queue, where the poll tasks go.
+        assert "pong" in app.send_task("diagnostics.ping", queue="polling").get(timeout=15)
     finally:
         app.close()
 
