@@ -8,6 +8,7 @@ watermark page by page, only after the page's ids are durably accepted.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 
 import redis
 import structlog
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from bridge.db import Database
 from bridge.db.base import utcnow
@@ -30,11 +33,14 @@ log = structlog.get_logger(__name__)
 FIELDS = ("Id", "SystemModstamp", "LastModifiedById")
 LOCK_PREFIX = "bridge:poll:lock:"
 SUBMISSION_SIZE = 200
+# Long enough for one page (a query bounded by the Salesforce HTTP timeout, then one Redis
+# round trip); the poll renews the lock after every page, so a long poll keeps it and a dead
+# worker's lock is gone within this time instead of blocking polls for many intervals.
+LOCK_TTL = timedelta(seconds=120)
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+
+class PollLockLost(Exception):
+    """The poll lock expired or was taken over mid-poll: another poll may be running."""
 
 
 class ChangeSource(Protocol):
@@ -75,7 +81,7 @@ class Poller:
         interval: timedelta = timedelta(seconds=120),
         lookback: timedelta = timedelta(seconds=60),
         initial_lookback: timedelta = timedelta(hours=1),
-        lock_ttl: timedelta = timedelta(minutes=10),
+        lock_ttl: timedelta = LOCK_TTL,
     ) -> None:
         self.db = db
         self.redis = client
@@ -87,21 +93,29 @@ class Poller:
         self.lock_ttl = lock_ttl
 
     # -- the lock beside redbeat's: exactly one poll per tenant and object at a time ---------
-    def _lock(self, tenant_id: int, sobject: str) -> str | None:
-        token = uuid.uuid4().hex
-        key = f"{LOCK_PREFIX}{tenant_id}:{sobject}"
-        ok = self.redis.set(key, token, nx=True, ex=int(self.lock_ttl.total_seconds()))
-        return token if ok else None
+    def lock(self, tenant_id: int, sobject: str) -> Lock:
+        """redis-py's token lock: release and renewal are compare-and-set on the token, so a
+        poll that outlived its lock never deletes or extends the next poll's."""
+        return self.redis.lock(
+            f"{LOCK_PREFIX}{tenant_id}:{sobject}",
+            timeout=self.lock_ttl.total_seconds(),
+            blocking=False,
+            thread_local=False,
+        )
 
-    def _unlock(self, tenant_id: int, sobject: str, token: str) -> None:
-        self.redis.eval(_RELEASE, 1, f"{LOCK_PREFIX}{tenant_id}:{sobject}", token)
+    @staticmethod
+    def _renew(lock: Lock) -> None:
+        try:
+            lock.reacquire()  # back to the full TTL
+        except LockError:
+            raise PollLockLost("the poll lock expired or was taken over; poll stopped") from None
 
     def poll(self, tenant_id: int, sobject: str, request_id: str | None = None) -> PollOutcome:
         outcome = PollOutcome(tenant_id, sobject)
         if request_id:
             outcome.request_id = request_id
-        token = self._lock(tenant_id, sobject)
-        if token is None:
+        lock = self.lock(tenant_id, sobject)
+        if not lock.acquire():
             outcome.ran = False
             log.info("poll skipped: another poll holds the lock", object=sobject)
             return outcome
@@ -120,16 +134,19 @@ class Poller:
             )
             for page in pages:
                 outcome.queries += 1
+                # Still ours? Then nobody else polls this object while we accept the page.
+                self._renew(lock)
                 self._take_page(outcome, page)
                 self._advance(outcome, page)
-        except SalesforceError as exc:
-            # Budget, limit and persistent failures stop this poll; the watermark keeps what
-            # was accepted, so the next poll resumes exactly there.
+        except (SalesforceError, PollLockLost) as exc:
+            # Budget, limit and persistent failures, or a lost lock, stop this poll; the
+            # watermark keeps what was accepted, so the next poll resumes exactly there.
             outcome.error = f"{type(exc).__name__}: {exc}"
             log.warning("poll stopped", object=sobject, error=outcome.error)
         finally:
             self._record(outcome, started)
-            self._unlock(tenant_id, sobject, token)
+            with contextlib.suppress(LockError):
+                lock.release()  # a no-op error when the lock is no longer ours
         return outcome
 
     def _take_page(self, outcome: PollOutcome, page: ChangePage) -> None:

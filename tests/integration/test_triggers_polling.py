@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +16,12 @@ from bridge.tenants.tables import Tenant
 from bridge.triggers import versions
 from bridge.triggers.dispatcher import Batch, Dispatcher
 from bridge.triggers.intake import STREAM
-from bridge.triggers.polling import Poller
+from bridge.triggers.polling import LOCK_PREFIX, Poller
 from bridge.triggers.tables import PollState
 from config.settings import Settings
 from tests.conftest import with_sandbox
+from workers.celery_app import DEFAULT_QUEUE, POLLING_QUEUE, create_celery_app
+from workers.queues import backlog
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +148,90 @@ def test_budget_stop_keeps_watermark_and_resumes(
 
 def test_one_poll_per_object_at_a_time(db, client, gateway, tenant_id) -> None:
     p = poller(db, client, gateway)
-    token = p._lock(tenant_id, "Lead")
-    assert token is not None
+    held = p.lock(tenant_id, "Lead")
+    assert held.acquire()
     assert p.poll(tenant_id, "Lead").ran is False
-    p._unlock(tenant_id, "Lead", token)
+    held.release()
     assert p.poll(tenant_id, "Lead").ran is True
     assert client.xlen(STREAM) >= 0
+
+
+class PagedSource:
+    """The gateway in 200-row pages, calling `after_page(n)` once page n has been handled."""
+
+    def __init__(self, gateway: SalesforceGateway, after_page: Callable[[int], None]) -> None:
+        self.gateway = gateway
+        self.after_page = after_page
+
+    def changed_since(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        pages = self.gateway.changed_since(*args, page_size=200, **kwargs)
+        for n, page in enumerate(pages):
+            yield page
+            self.after_page(n)
+
+
+def test_a_long_poll_renews_its_lock(sandbox, db, client, gateway, tenant_id) -> None:
+    # Seeded rows are written as the integration user: switch the loop guard off here.
+    other = Poller(db, client, gateway, integration_user_id=None, lookback=timedelta(0))
+    other.poll(tenant_id, "Lead")
+    drain(client)
+    sandbox.seed(leads=1000, seed=23)
+    overlapping: list[bool] = []
+
+    def slow(n: int) -> None:
+        time.sleep(0.4)  # five pages take about 2 s, twice the lock's TTL
+        overlapping.append(other.poll(tenant_id, "Lead").ran)
+
+    p = Poller(db, client, PagedSource(gateway, slow), integration_user_id=None,
+               lookback=timedelta(0), lock_ttl=timedelta(seconds=1))  # fmt: skip
+    outcome = p.poll(tenant_id, "Lead")
+    assert outcome.error is None and outcome.queries >= 5
+    assert overlapping and not any(overlapping)  # the renewed lock kept every other poll out
+    assert len(set(drain(client))) == 1000
+    assert not client.exists(f"{LOCK_PREFIX}{tenant_id}:Lead")  # released at the end
+
+
+def test_a_poll_that_lost_its_lock_stops(sandbox, db, client, gateway, tenant_id) -> None:
+    other = Poller(db, client, gateway, integration_user_id=None, lookback=timedelta(0))
+    other.poll(tenant_id, "Lead")
+    drain(client)
+    sandbox.seed(leads=600, seed=29)
+    key = f"{LOCK_PREFIX}{tenant_id}:Lead"
+    marks: list[Any] = []
+
+    def stored_watermark() -> Any:
+        with db.session() as s:
+            state = s.get(PollState, (tenant_id, "Lead"))
+            return (state.watermark_ts, state.watermark_id)
+
+    def taken_over(n: int) -> None:
+        marks.append(stored_watermark())
+        client.set(key, "another poll")  # ours expired and another poll took the lock
+
+    p = Poller(db, client, PagedSource(gateway, taken_over), integration_user_id=None,
+               lookback=timedelta(0))  # fmt: skip
+    outcome = p.poll(tenant_id, "Lead")
+    assert outcome.error and outcome.error.startswith("PollLockLost")
+    assert outcome.accepted == 200 and len(drain(client)) == 200  # the first page only
+    assert stored_watermark() == marks[0] == outcome.watermark  # not past the first page
+    assert client.get(key) == b"another poll"  # the other poll's lock is left alone
+    with db.session() as s:
+        assert s.get(PollState, (tenant_id, "Lead")).last_error == outcome.error
+    client.delete(key)
+    resumed = other.poll(tenant_id, "Lead")
+    assert resumed.error is None and resumed.accepted == 400
+
+
+def test_poll_tasks_have_their_own_queue(settings: Settings, client: redis.Redis) -> None:
+    """A batch backlog in the shared queue must not hold polls back until they expire."""
+    app = create_celery_app(settings)
+    try:
+        # A worker started without -Q (as `bridge up` starts it) consumes both queues.
+        assert set(app.amqp.queues) == {DEFAULT_QUEUE, POLLING_QUEUE}
+        app.send_task("triggers.process_batch", args=[{}])
+        app.send_task("triggers.poll_all")
+        app.send_task("triggers.poll_object", args=[1, "Lead"], expires=120)
+    finally:
+        app.close()
+    assert backlog(client, POLLING_QUEUE)["queued"] == 2
+    assert backlog(client, DEFAULT_QUEUE)["queued"] == 1
