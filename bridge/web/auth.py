@@ -38,18 +38,19 @@ def _unauthorized(error: str, challenge: str = _INVALID) -> ApiError:
     return ApiError(401, error, headers={"WWW-Authenticate": challenge})
 
 
-def _bearer_token(request: web.Request) -> str:
+def _bearer_token(request: web.Request) -> tuple[str, bool]:
+    """The presented key, and whether it came from the `?key=` query parameter."""
     header = request.headers.get("Authorization")
     if not header:
         endpoint = endpoint_of(request)
         if endpoint is not None and endpoint.key_in_query and request.query.get("key"):
-            return request.query["key"].strip()
+            return request.query["key"].strip(), True
         raise _unauthorized("Missing API key", _CHALLENGE)
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise _unauthorized("Malformed Authorization header: expected 'Bearer <api key>'")
-    return token
+    return token, False
 
 
 @web.middleware
@@ -57,7 +58,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     # Unknown paths and wrong methods fall through to their 404/405.
     if request.match_info.http_exception is not None or is_public(request):
         return await handler(request)
-    token = _bearer_token(request)
+    token, in_query = _bearer_token(request)
     result = await request.app[VERIFIER].verify(token)
     if result.status is not KeyStatus.VALID or result.principal is None:
         log.info("api key rejected", reason=result.status.value, key_id=result.key_id)
@@ -72,6 +73,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     bind_contextvars(tenant_id=caller.tenant_id, key_id=caller.key_id)
     endpoint = endpoint_of(request)
     scope = endpoint.required_scope if endpoint else None
+    # A URL ends up in the sender's setup pages and in proxy logs: only a key that can do
+    # nothing but this endpoint's area may travel there (an unscoped key may do everything).
+    if in_query and (scope is None or tuple(caller.scopes) != (scope,)):
+        raise ApiError(
+            403,
+            f"An API key passed as ?key= must be limited to the '{scope}' scope",
+            details={"required_scope": scope},
+        )
     if scope is not None and not caller.may_use(scope):
         raise ApiError(403, "API key not allowed here", details={"required_scope": scope})
     origin = request.headers.get("Origin")

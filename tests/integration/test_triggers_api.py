@@ -18,8 +18,10 @@ from bridge.tenants import service as tenants
 from bridge.triggers import secrets
 from bridge.triggers.intake import STREAM
 from bridge.triggers.signatures import sign
+from bridge.triggers.tables import WebhookSecret
 from config.settings import Settings
 from tests.unit.test_outbound_messages import message
+from tests.unit.test_trigger_signatures import frozen_clock, trigger_vector
 
 ORG = to_18("00D5g000004bQ2K")
 LEADS = [to_18(f"00Q5g00000{n:05d}") for n in range(150)]
@@ -37,6 +39,12 @@ def tenant(db: Database) -> dict[str, Any]:
     tenants.add_org(db, "acme", ORG)
     credits.grant(db, created.tenant_id, 1000)
     return {"key": created.key, "tenant_id": created.tenant_id}
+
+
+@pytest.fixture
+def outbound_key(db: Database, tenant: dict[str, Any]) -> str:
+    """What the guide tells admins to put in the Outbound Message URL: a triggers-only key."""
+    return tenants.create_key(db, "acme", name="outbound", scopes=["triggers"]).key
 
 
 def auth(tenant: dict[str, Any]) -> dict[str, str]:
@@ -194,9 +202,42 @@ class TestSigned:
             assert resp.status == 200
 
 
-async def test_outbound_message_acked_and_accepted_once(client, tenant, settings) -> None:
+async def test_guide_vector_bytes_accepted_and_a_second_edit_is_not_a_retry(
+    client, tenant, db, settings, monkeypatch
+) -> None:
+    """The guide's trigger vector posted as printed: its body bytes and all three headers.
+    Fixed clock, not re-signing: the library's 300 s window is pinned just after the vector's
+    timestamp, so the printed signature itself is what the API verifies. A redelivery of the
+    same event (same id) is free; an identical later edit (new EventUuid) is processed."""
+    v = trigger_vector()
+    with db.session() as s:
+        s.add(WebhookSecret(tenant_id=tenant["tenant_id"], secret=v["secret"]))
+    ts = int(v["webhook-timestamp"])
+    frozen_clock(monkeypatch, ts + 5)
+    raw = v["body"].encode()
+    printed = {
+        **auth(tenant), "Content-Type": "application/json",
+        **{k: v[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")},
+    }  # fmt: skip
+    first = await client.post("/v1/triggers/salesforce", data=raw, headers=printed)
+    retry = await client.post("/v1/triggers/salesforce", data=raw, headers=printed)
+    next_edit_id = "msg_0f8c1e2a-5b7d-4c3e-9a1f-2d4b6c8e0a13"
+    next_edit = {
+        **printed, "webhook-id": next_edit_id,
+        "webhook-signature": sign(raw, v["secret"], next_edit_id, ts),
+    }  # fmt: skip
+    second = await client.post("/v1/triggers/salesforce", data=raw, headers=next_edit)
+    a, b, c = await first.json(), await retry.json(), await second.json()
+    assert (first.status, retry.status, second.status) == (200, 200, 200), (a, b, c)
+    assert (a["cached"], b["cached"], c["cached"]) == (False, True, False)
+    assert (a["credits_consumed"], b["credits_consumed"], c["credits_consumed"]) == (4, 0, 4)
+    ids = json.loads(raw)["ids"]
+    assert stream_ids(settings) == ids + ids  # the edit is accepted, the retry is not
+
+
+async def test_outbound_message_acked_and_accepted_once(client, outbound_key, settings) -> None:
     raw = message(LEADS[0], LEADS[1], org=ORG)
-    url = f"/v1/triggers/salesforce/outbound?key={tenant['key']}"
+    url = f"/v1/triggers/salesforce/outbound?key={outbound_key}"
     for _ in range(2):  # Salesforce resends until it gets the Ack
         resp = await client.post(url, data=raw, headers={"Content-Type": "text/xml"})
         text = await resp.text()
@@ -205,13 +246,33 @@ async def test_outbound_message_acked_and_accepted_once(client, tenant, settings
     assert stream_ids(settings) == LEADS[:2]
 
 
-async def test_outbound_bad_xml_is_422_and_key_required(client, tenant) -> None:
+async def test_outbound_bad_xml_is_422_and_key_required(client, outbound_key) -> None:
     resp = await client.post(
-        f"/v1/triggers/salesforce/outbound?key={tenant['key']}", data=b"<not-soap/>"
+        f"/v1/triggers/salesforce/outbound?key={outbound_key}", data=b"<not-soap/>"
     )
     assert resp.status == 422
     resp = await client.post("/v1/triggers/salesforce/outbound", data=message(LEADS[0], org=ORG))
     assert resp.status == 401
+
+
+@pytest.mark.parametrize("scopes", [[], ["forms"], ["triggers", "forms"]])
+async def test_outbound_query_key_must_be_triggers_only(client, tenant, db, settings, scopes):
+    """A key in the URL sits in Salesforce's setup pages and in logs: an unscoped key (which
+    may call everything) or one reaching other areas is refused there, with nothing accepted;
+    the same key still works in the Authorization header."""
+    key = tenants.create_key(db, "acme", scopes=scopes).key
+    raw = message(LEADS[0], org=ORG)
+    resp = await client.post(f"/v1/triggers/salesforce/outbound?key={key}", data=raw)
+    data = await resp.json()
+    assert resp.status == 403, data
+    assert data["error"] == "An API key passed as ?key= must be limited to the 'triggers' scope"
+    assert data["details"] == {"required_scope": "triggers"} and data["request_id"]
+    assert stream_ids(settings) == []
+    if "triggers" in scopes or not scopes:
+        resp = await client.post(
+            "/v1/triggers/salesforce/outbound", data=raw, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert resp.status == 200 and "<Ack>true</Ack>" in await resp.text()
 
 
 async def test_polling_status_empty(client, tenant) -> None:
