@@ -1,15 +1,18 @@
 """What happens to one batch of record ids, composed from the domain services.
 
-echo guard -> fetch (one SOQL per batch) -> loop guard -> skip versions already processed ->
+echo guard -> fetch (one SOQL per batch) -> loop guard -> claim the versions not yet processed
+(skipping those already processed or held by another running batch) ->
 the object's configured steps, each only for the records its conditions select (enrich,
 match, convert, assign: each issue plugs its step in) -> write back only the fields that
 really change (one sObject Collections call per 200) -> route logs / dead letters -> mark the
-versions processed. Callouts, polls and redeliveries all come through here, so processing is
-idempotent per record version.
+versions processed and release the claims. Callouts, polls and redeliveries all come through
+here, so processing is idempotent per record version, also when two batches hold it at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +29,7 @@ from bridge.writeback.changes import Proposal, Proposals, RecordChange, plan
 from bridge.writeback.outcomes import Failure, Origin, record_outcomes
 from bridge.writeback.policy import FieldMapping
 from bridge.writeback.writer import RecordWriter, write
+from config.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +113,7 @@ class BatchResult:
     skipped_echo: int = 0
     skipped_loop_guard: int = 0
     skipped_already_processed: int = 0
+    skipped_in_flight: int = 0  # held by another running batch, which processes them
     processed: int = 0
     processed_ids: list[str] = field(default_factory=list)
     written: int = 0
@@ -128,6 +133,7 @@ class Pipeline:
         write_back: Mapping[str, Mapping[str, FieldMapping]] | None = None,
         writer: RecordWriter | None = None,
         db: Database | None = None,
+        claim_ttl_seconds: int | None = None,
     ) -> None:
         self.source = source
         self.redis = client
@@ -139,6 +145,9 @@ class Pipeline:
         self.write_back = {k: dict(v) for k, v in (write_back or {}).items()}
         self.writer = writer if writer is not None else _writer_of(source)
         self.db = db
+        # A batch's claim on its versions must outlive the batch: a task is killed at the hard
+        # time limit, so twice that; a claim left by a dead worker expires after it.
+        self.claim_ttl_seconds = claim_ttl_seconds or 2 * get_settings().task_time_limit
 
     @property
     def steps(self) -> dict[str, list[Step]]:
@@ -153,10 +162,18 @@ class Pipeline:
 
     # -- one batch ---------------------------------------------------------------------------
     def process(
-        self, batch: Batch, *, force: bool = False, final_attempt: bool = False
+        self,
+        batch: Batch,
+        *,
+        force: bool = False,
+        final_attempt: bool = False,
+        claimant: str | None = None,
     ) -> BatchResult:
-        """`force`: skip the processed-version check (a dead letter's replay). `final_attempt`:
-        records still locked are recorded as failed instead of asking for a retry."""
+        """`force`: skip the processed-version check and others' claims (a dead letter's
+        replay). `final_attempt`: records still locked are recorded as failed instead of asking
+        for a retry. `claimant`: who claims the batch's versions, the same on every delivery
+        of one task (its task id); by default a digest of the batch, which a redelivery of the
+        same message repeats."""
         result = BatchResult(requested=len(batch.items))
         items = {item.id: item for item in batch.items}
         wanted_ids = self._drop_echoes(batch, items, result) if not force else list(items)
@@ -175,12 +192,13 @@ class Pipeline:
                 result.skipped_loop_guard += 1
             else:
                 live.append(record)
-        fresh = list(live) if force else versions.unprocessed(self.redis, batch.tenant_id, live)
-        result.skipped_already_processed = len(live) - len(fresh)
-        if fresh:
-            done = self._run(batch, fresh, items, result, final_attempt)
-            versions.mark_processed(self.redis, batch.tenant_id, done)
-            self.redis.incrby(f"{PROCESSED_PREFIX}{batch.tenant_id}:{batch.object}", len(done))
+        claimant = claimant or _digest(batch)
+        claim = versions.claim(self.redis, batch.tenant_id, live, claimant=claimant,
+                               ttl_seconds=self.claim_ttl_seconds, force=force)  # fmt: skip
+        result.skipped_already_processed = len(claim.processed)
+        result.skipped_in_flight = len(claim.in_flight)
+        if claim.mine:
+            done = self._run_claimed(batch, claim.mine, items, result, final_attempt, claimant)
             result.processed = len(done)
             result.processed_ids = [r["Id"] for r in done]
         log.info(
@@ -196,17 +214,50 @@ class Pipeline:
             echo=result.skipped_echo,
             loop_guard=result.skipped_loop_guard,
             already_processed=result.skipped_already_processed,
+            in_flight=result.skipped_in_flight,
         )
         counters.batch_processed(
             batch.object, result.requested, processed=result.processed, failed=result.failed,
             skipped_echo=result.skipped_echo, skipped_loop_guard=result.skipped_loop_guard,
             skipped_already_processed=result.skipped_already_processed,
+            skipped_in_flight=result.skipped_in_flight,
         )  # fmt: skip
         if result.pending:
             raise WriteBackPending(
                 f"{result.pending} record(s) locked; batch retried later", operation="update"
             )
         return result
+
+    def _run_claimed(
+        self,
+        batch: Batch,
+        fresh: list[Mapping[str, Any]],
+        items: Mapping[str, BatchItem],
+        result: BatchResult,
+        final_attempt: bool,
+        claimant: str,
+    ) -> list[Mapping[str, Any]]:
+        """Run the claimed versions; mark the done ones processed and release every claim, so
+        the versions still pending (or all of them, if the run fails) can be taken again."""
+        try:
+            done = self._run(batch, fresh, items, result, final_attempt)
+        except BaseException:
+            try:
+                versions.finish(self.redis, batch.tenant_id, claimant=claimant, done=[],
+                                release=fresh, count_key=self._count_key(batch))  # fmt: skip
+            except redis.RedisError as exc:  # the claims expire; the run's error matters more
+                log.warning("pipeline.claims_not_released", error=type(exc).__name__)
+            raise
+        done_ids = {r["Id"] for r in done}
+        versions.finish(
+            self.redis, batch.tenant_id, claimant=claimant, done=done,
+            release=[r for r in fresh if r["Id"] not in done_ids], count_key=self._count_key(batch),
+        )  # fmt: skip
+        return done
+
+    @staticmethod
+    def _count_key(batch: Batch) -> str:
+        return f"{PROCESSED_PREFIX}{batch.tenant_id}:{batch.object}"
 
     def _run(
         self,
@@ -275,6 +326,12 @@ class Pipeline:
             for record_id in record_ids:
                 pipe.set(f"{ECHO_PREFIX}{tenant_id}:{record_id}", 1, ex=ECHO_TTL_SECONDS)
             pipe.execute()
+
+
+def _digest(batch: Batch) -> str:
+    """A batch's identity by content: a redelivered message carries the same payload."""
+    payload = json.dumps(batch.payload(), sort_keys=True, separators=(",", ":"))
+    return "batch:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _writer_of(source: RecordSource) -> RecordWriter | None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from typing import Any
 
 import pytest
 import redis
 
-from bridge.pipeline import Pipeline, processed_count
+from bridge.pipeline import BatchContext, Pipeline, processed_count
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.triggers.dispatcher import Batch, BatchItem
 from config.settings import Settings
@@ -21,8 +26,37 @@ def gateway(sandbox: Any, settings: Settings) -> SalesforceGateway:
     gw.close()
 
 
-def batch(sobject: str, ids: list[str]) -> Batch:
-    return Batch(1, sobject, [BatchItem(i, "rid", "webhook", "after_insert") for i in ids])
+def batch(sobject: str, ids: list[str], source: str = "webhook") -> Batch:
+    event = "after_insert" if source == "webhook" else "poll"
+    return Batch(1, sobject, [BatchItem(i, f"rid-{source}", source, event) for i in ids])
+
+
+def human_leads(sandbox: Any, *names: str) -> list[str]:
+    """Leads a rep created (the loop guard lets them through)."""
+    sandbox.seed(users=3, seed=3)
+    users = sandbox.salesforce().query("SELECT Id FROM User WHERE IsActive = true")["records"]
+    human = next(u["Id"] for u in users if u["Id"] != sandbox.integration_user_id)
+    return [str(sandbox.create("Lead", {"LastName": n, "Company": "Co"}, as_user=human))
+            for n in names]  # fmt: skip
+
+
+class Recording:
+    """A step that records the ids it ran for; `hold` keeps its first run going until set."""
+
+    name = "recording"
+
+    def __init__(self, hold: threading.Event | None = None) -> None:
+        self.runs: list[str] = []
+        self.hold = hold
+
+    def fields(self, sobject: str) -> set[str]:
+        return set()
+
+    def run(self, context: BatchContext) -> None:
+        first = not self.runs
+        self.runs += [r["Id"] for r in context.records]
+        if first and self.hold is not None:
+            self.hold.wait(5)
 
 
 def test_batch_processed_once_per_version_with_one_fetch(sandbox, settings, gateway) -> None:
@@ -47,4 +81,144 @@ def test_batch_processed_once_per_version_with_one_fetch(sandbox, settings, gate
     third = pipeline.process(batch("Lead", theirs))
     assert third.processed_ids == [theirs[0]]
     assert processed_count(client, 1, "Lead") == 4
+    client.close()
+
+
+def test_two_batches_at_once_process_a_version_once(sandbox, settings) -> None:
+    """A callout batch still running when the poll's lookback reads the record again, on
+    another worker process: the version is claimed by one batch, the other skips it."""
+    [lead] = human_leads(sandbox, "Twice")
+    sf = with_sandbox(settings, sandbox)
+    one_returned = threading.Event()  # the claimer's step runs until the other batch is done
+    step = Recording(hold=one_returned)
+    start = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def worker(source: str) -> None:  # its own gateway and Redis client, like a process
+        gw = SalesforceGateway.from_settings(sf)
+        client = redis.Redis.from_url(settings.redis_url)
+        pipeline = Pipeline(gw, client, integration_user_id=gw.integration_user_id,
+                            steps={"Lead": [step]})  # fmt: skip
+        start.wait(5)
+        try:
+            results[source] = pipeline.process(batch("Lead", [lead], source))
+        finally:
+            one_returned.set()
+            gw.close()
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in ("webhook", "poll")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert step.runs == [lead]  # the step ran once for the version
+    assert sorted(r.processed for r in results.values()) == [0, 1]
+    assert sorted(r.skipped_in_flight for r in results.values()) == [0, 1]
+    client = redis.Redis.from_url(settings.redis_url)
+    assert processed_count(client, 1, "Lead") == 1
+    # Once the claimer is done the version is processed, not held: a later poll skips it.
+    gw = SalesforceGateway.from_settings(sf)
+    later = Pipeline(gw, client, integration_user_id=gw.integration_user_id,
+                     steps={"Lead": [step]}).process(batch("Lead", [lead], "poll"))  # fmt: skip
+    assert later.skipped_already_processed == 1 and later.skipped_in_flight == 0
+    assert step.runs == [lead]
+    gw.close()
+    client.close()
+
+
+class KillsItsProcess:
+    name = "kills"
+
+    def fields(self, sobject: str) -> set[str]:
+        return set()
+
+    def run(self, context: BatchContext) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker killed mid-batch
+
+
+def _dying_batch(sf: Settings, lead: str, claimant: str | None, ttl: int | None) -> None:
+    gw = SalesforceGateway.from_settings(sf)
+    client = redis.Redis.from_url(sf.redis_url)
+    Pipeline(gw, client, integration_user_id=gw.integration_user_id,
+             steps={"Lead": [KillsItsProcess()]}, claim_ttl_seconds=ttl,
+             ).process(batch("Lead", [lead]), claimant=claimant)  # fmt: skip
+
+
+def _die_mid_batch(sf: Settings, lead: str, claimant: str | None, ttl: int | None) -> float:
+    """A worker process that claims the lead's version and is SIGKILLed in the step; returns
+    when it died (its claim was taken before)."""
+    child = multiprocessing.get_context("fork").Process(
+        target=_dying_batch, args=(sf, lead, claimant, ttl)
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    return time.monotonic()
+
+
+def test_a_claim_left_by_a_killed_batch_blocks_no_redelivery(sandbox, settings, gateway) -> None:
+    lead, newer = human_leads(sandbox, "Killed", "Lost")
+    sf = with_sandbox(settings, sandbox)
+    client = redis.Redis.from_url(settings.redis_url)
+    step = Recording()
+    pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
+                        steps={"Lead": [step]})  # fmt: skip
+    _die_mid_batch(sf, lead, "task-1", ttl=None)
+    # Another batch (a poll) leaves the version to its claimer, whose task comes back ...
+    other = pipeline.process(batch("Lead", [lead], "poll"), claimant="task-2")
+    assert other.skipped_in_flight == 1 and step.runs == []
+    # ... redelivered (acks_late) with the same task id: it takes its own claim back.
+    redelivered = pipeline.process(batch("Lead", [lead]), claimant="task-1")
+    assert redelivered.processed_ids == [lead] and step.runs == [lead]
+
+    # A claimer that never comes back (a task lost at the hard time limit): the claim expires.
+    died = _die_mid_batch(sf, newer, "task-3", ttl=4)
+    assert pipeline.process(batch("Lead", [newer], "poll"), claimant="t4").skipped_in_flight == 1
+    time.sleep(max(0.0, died + 4.2 - time.monotonic()))
+    assert pipeline.process(batch("Lead", [newer], "poll"), claimant="t4").processed == 1
+    assert step.runs == [lead, newer]
+    assert processed_count(client, 1, "Lead") == 2
+    client.close()
+
+
+def test_a_redelivered_message_takes_its_claim_back_without_a_task_id(
+    sandbox, settings, gateway
+) -> None:
+    """No claimant given: the batch's digest, which the same message repeats when redelivered."""
+    [lead] = human_leads(sandbox, "Digest")
+    client = redis.Redis.from_url(settings.redis_url)
+    step = Recording()
+    pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
+                        steps={"Lead": [step]})  # fmt: skip
+    _die_mid_batch(with_sandbox(settings, sandbox), lead, None, ttl=None)
+    assert pipeline.process(batch("Lead", [lead], "poll")).skipped_in_flight == 1
+    assert pipeline.process(batch("Lead", [lead])).processed_ids == [lead]
+    assert step.runs == [lead]
+    client.close()
+
+
+class Fails:
+    name = "fails"
+
+    def fields(self, sobject: str) -> set[str]:
+        return set()
+
+    def run(self, context: BatchContext) -> None:
+        raise RuntimeError("enrichment down")
+
+
+def test_a_failed_batch_releases_its_claims(sandbox, settings, gateway) -> None:
+    [lead] = human_leads(sandbox, "Failed")
+    client = redis.Redis.from_url(settings.redis_url)
+    failing = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
+                       steps={"Lead": [Fails()]})  # fmt: skip
+    with pytest.raises(RuntimeError):
+        failing.process(batch("Lead", [lead]), claimant="task-1")
+    step = Recording()
+    retry = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
+                     steps={"Lead": [step]})  # fmt: skip
+    # Another batch may take the version at once (the failed one neither did it nor holds it).
+    assert retry.process(batch("Lead", [lead], "poll"), claimant="task-2").processed == 1
+    assert step.runs == [lead]
     client.close()
