@@ -113,7 +113,8 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
     summary="Salesforce Outbound Message",
     description="Receives a workflow Outbound Message (SOAP `notifications`, up to 100) and "
     "answers the SOAP `Ack` once the ids are accepted. Outbound Messages cannot set headers: "
-    "pass the API key as `?key=` (a key limited to the `triggers` scope).",
+    "pass the API key as `?key=`; only a key limited to the `triggers` scope is accepted there "
+    "(403 otherwise).",
     area=AREA,
     limits_itself=True,
     credits="as POST /v1/triggers/salesforce",
