@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis
 
 from bridge.db import Database
+from bridge.salesforce import soql
+from bridge.salesforce.changes import poll_changes
+from bridge.salesforce.errors import SalesforceError
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.tenants.tables import Tenant
 from bridge.triggers import versions
@@ -220,6 +224,84 @@ def test_a_poll_that_lost_its_lock_stops(sandbox, db, client, gateway, tenant_id
     client.delete(key)
     resumed = other.poll(tenant_id, "Lead")
     assert resumed.error is None and resumed.accepted == 400
+
+
+class SlowOverWideRanges:
+    """The sandbox through the gateway, except that a change query whose SystemModstamp range
+    spans more than `limit` (open-ended: up to now) fails with QUERY_TIMEOUT, like a query
+    over too many rows in a real org; or, with `busy`, the next `busy` queries do."""
+
+    def __init__(self, gateway: SalesforceGateway, limit: timedelta, busy: int = 0) -> None:
+        self.gateway = gateway
+        self.limit = limit
+        self.busy = busy
+        self.timeouts = 0
+        self.answered: list[timedelta] = []
+
+    def query(self, query: str, include_deleted: bool) -> Any:
+        lower = re.search(r"SystemModstamp >=? (\S+)", query)
+        upper = re.search(r"SystemModstamp < (\S+)", query)
+        assert lower, query
+        end = soql.parse_datetime(upper.group(1)) if upper else datetime.now(UTC)
+        span = end - soql.parse_datetime(lower.group(1))
+        if span > self.limit or self.timeouts < self.busy:
+            self.timeouts += 1
+            raise SalesforceError("query timed out", error_code="QUERY_TIMEOUT", status=400)
+        self.answered.append(span)
+        return self.gateway.query_all_iter(query, include_deleted, operation="changed_since")
+
+    def changed_since(self, sobject: str, fields: Any, ts: Any, id_: Any = None,
+                      **kwargs: Any) -> Any:  # fmt: skip
+        return poll_changes(self.query, sobject, fields, ts, id_, page_size=10, min_page_size=10,
+                            **kwargs)  # fmt: skip
+
+
+def test_query_timeout_shrinks_the_window_and_the_watermark_follows_rows_read(
+    sandbox, human, db, client, gateway, tenant_id
+) -> None:
+    made = [sandbox.create("Contact", {"LastName": f"Win{n}"}, as_user=human) for n in range(25)]
+    source = SlowOverWideRanges(gateway, limit=timedelta(minutes=10))
+    p = Poller(db, client, source, integration_user_id=gateway.integration_user_id,
+               lookback=timedelta(0), initial_lookback=timedelta(hours=1))  # fmt: skip
+    marks: list[Any] = []
+    real_advance = p._advance
+
+    def advance(outcome: Any, page: Any) -> None:
+        real_advance(outcome, page)
+        if page.records:  # the watermark is this page's last row, never beyond
+            last = page.records[-1]
+            assert (page.watermark.ts, page.watermark.id) == (
+                soql.parse_datetime(last["SystemModstamp"]), last["Id"])  # fmt: skip
+        marks.append(outcome.watermark)
+
+    p._advance = advance  # type: ignore[method-assign]
+    outcome = p.poll(tenant_id, "Contact")
+    assert outcome.error is None
+    assert source.timeouts >= 3  # 60 min, 30 min, 15 min
+    assert all(span <= timedelta(minutes=10) for span in source.answered)
+    assert set(made) <= set(drain(client))
+    assert marks == sorted(marks, key=lambda m: (m[0], m[1] or ""))
+    with db.session() as s:
+        state = s.get(PollState, (tenant_id, "Contact"))
+        assert (state.watermark_ts, state.watermark_id) == outcome.watermark
+    assert outcome.watermark[1] == max(made)  # every row read, up to the newest
+
+
+def test_windows_widen_again_once_queries_answer(
+    sandbox, human, db, client, gateway, tenant_id
+) -> None:
+    made = [sandbox.create("Contact", {"LastName": f"Wide{n}"}, as_user=human) for n in range(3)]
+    source = SlowOverWideRanges(gateway, limit=timedelta(days=1), busy=3)  # a passing spike
+    p = Poller(db, client, source, integration_user_id=gateway.integration_user_id,
+               lookback=timedelta(0), initial_lookback=timedelta(hours=1))  # fmt: skip
+    outcome = p.poll(tenant_id, "Contact")
+    assert outcome.error is None and source.timeouts == 3
+    minutes = [round(span.total_seconds() / 60, 1) for span in source.answered]
+    # 60 -> 30 -> 15 -> 7.5 min timed out down; then each drained window doubles, and the
+    # window reaching now becomes the open-ended query again (under 60 min).
+    assert minutes[:3] == [7.5, 15.0, 30.0] and minutes[3] < 60, minutes
+    assert set(made) <= set(drain(client))
+    assert outcome.watermark[1] == max(made)
 
 
 def test_poll_tasks_have_their_own_queue(settings: Settings, client: redis.Redis) -> None:
