@@ -74,7 +74,12 @@ class PollingObjectStatus(BaseModel):
     records_processed: int = Field(description="Ids accepted by the last poll.")
     records_total: int = Field(description="Ids accepted by every poll so far.")
     watermark_value: str | None = Field(description="`SystemModstamp|Id` of the watermark.")
-    lag_seconds: float | None = Field(description="Seconds between the watermark and now.")
+    lag_seconds: float | None = Field(
+        description="Polling lag: seconds since the poll last caught up with Salesforce. After "
+        "a poll that read every change, since it started (however old the newest record is); "
+        "after a poll that stopped early (error, budget), since the watermark's SystemModstamp, "
+        "an upper bound. Null before the first poll."
+    )
     skipped_loop_guard: int = Field(description="Bridge's own write-backs skipped last poll.")
     skipped_already_processed: int
     deleted_seen: int
@@ -84,11 +89,15 @@ class PollingObjectStatus(BaseModel):
     @classmethod
     def from_state(cls, state: PollState) -> PollingObjectStatus:
         watermark = None
-        lag = None
         if state.watermark_ts is not None:
             stamp = state.watermark_ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             watermark = f"{stamp}|{state.watermark_id or ''}"
-            lag = round((datetime.now(UTC) - state.watermark_ts).total_seconds(), 3)
+        # A drained poll saw everything changed before it started; a stopped one only up to
+        # the watermark (the watermark alone is record age: it ages while nothing changes).
+        caught_up = state.last_poll_time if state.last_error is None else state.watermark_ts
+        lag = None
+        if caught_up is not None:
+            lag = round(max(0.0, (datetime.now(UTC) - caught_up).total_seconds()), 3)
         return cls(
             object=state.object,
             last_poll_time=state.last_poll_time,
