@@ -5,8 +5,9 @@ Integration tests repeat these against the sandbox's injected faults; these pin 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from bridge.salesforce import soql
 from bridge.salesforce.auth import AccessToken
 from bridge.salesforce.collections import create_body, parse_results
 from bridge.salesforce.connection import RetryPolicy, SalesforceConnection
@@ -192,7 +194,7 @@ def test_collection_results_are_positional() -> None:
         parse_results(None, 1, "update")
 
 
-def test_query_timeout_shrinks_the_change_page() -> None:
+def test_query_timeout_shrinks_the_change_window() -> None:
     connection, _, _ = _connection()
     gateway = SalesforceGateway(connection)
     asked: list[str] = []
@@ -204,9 +206,21 @@ def test_query_timeout_shrinks_the_change_page() -> None:
         return iter([])
 
     gateway.query_all_iter = fake_query_all_iter  # type: ignore[method-assign]
-    pages = list(gateway.changed_since("Lead", ["Email"], "2024-01-01T00:00:00.000+0000"))
-    assert [q.rsplit("LIMIT ", 1)[1] for q in asked] == ["2000", "1000", "500"]
-    assert len(pages) == 1 and pages[0].last and pages[0].records == []
+    start = soql.parse_datetime("2024-01-01T00:00:00.000+0000")
+    pages = list(gateway.changed_since("Lead", ["Email"], start))
+    ends = [
+        soql.parse_datetime(q.split("SystemModstamp < ", 1)[1].split(" ", 1)[0])
+        for q in asked if "SystemModstamp < " in q
+    ]  # fmt: skip
+    # Open-ended, then a window halved twice; each drained window doubles until the last
+    # query is open-ended again. The page size never changes.
+    assert "SystemModstamp < " not in asked[0] and "SystemModstamp < " not in asked[-1]
+    # Halved, to the millisecond SOQL datetimes carry.
+    assert abs((ends[1] - start) * 2 - (ends[0] - start)) <= timedelta(milliseconds=1)
+    assert all(later > earlier for earlier, later in itertools.pairwise(ends[1:]))
+    assert {q.rsplit("LIMIT ", 1)[1] for q in asked} == {"2000"}
+    assert pages[-1].last and not any(p.last for p in pages[:-1])
+    assert all(p.records == [] for p in pages)
 
 
 def test_datetimes_are_written_in_salesforce_format() -> None:

@@ -91,9 +91,12 @@ def process_batch(self: Any, payload: dict[str, Any]) -> dict[str, int]:
     A dead letter's replay carries `force` to pass the processed-version check.
     """
     final = self.request.retries >= self.max_retries
+    # The task id claims the batch's record versions: a redelivery (same id) takes its claim
+    # back, a republished copy of the same batch (a new id) does not run beside it.
     result = pipeline().process(
-        Batch.from_payload(payload), force=bool(payload.get("force")), final_attempt=final
-    )
+        Batch.from_payload(payload), force=bool(payload.get("force")), final_attempt=final,
+        claimant=self.request.id,
+    )  # fmt: skip
     return {
         "requested": result.requested,
         "processed": result.processed,
