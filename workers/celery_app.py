@@ -15,6 +15,7 @@ from kombu import Exchange, Queue
 
 from config.settings import Settings, get_settings
 from workers import signals as _signals  # noqa: F401  (connects the signal handlers)
+from workers.queues import DEFAULT_QUEUE, POLLING_QUEUE, QUEUES
 from workers.schedule import beat_schedule
 
 TASK_MODULES = [
@@ -38,9 +39,6 @@ RESULT_EXPIRES_SECONDS = 24 * 3600
 # Polls get a queue of their own: behind a long batch backlog in the shared queue they would
 # wait past their expiry and the safety net would stop exactly when it matters. A worker
 # started without -Q consumes every queue in QUEUES; `-Q polling` makes a dedicated poller.
-DEFAULT_QUEUE = "celery"
-POLLING_QUEUE = "polling"
-QUEUES = (DEFAULT_QUEUE, POLLING_QUEUE)
 TASK_ROUTES = {"triggers.poll_*": {"queue": POLLING_QUEUE}}
 
 

@@ -11,15 +11,23 @@ PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
 UNACKED_KEY = "unacked"
 
+# The Celery queues (workers.celery_app routes by them): batches and everything else on the
+# default queue, polls on their own so a batch backlog cannot hold up the polling fallback.
+DEFAULT_QUEUE = "celery"
+POLLING_QUEUE = "polling"
+QUEUES = (DEFAULT_QUEUE, POLLING_QUEUE)
+
 
 def queue_keys(queue: str) -> list[str]:
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
 
 
-def backlog(client: redis.Redis, queue: str) -> dict[str, int]:
+def backlog(client: redis.Redis, *queues: str) -> dict[str, int]:
+    """Messages waiting in `queues` (all of them by default) and unacknowledged anywhere."""
     with client.pipeline(transaction=False) as pipe:
-        for key in queue_keys(queue):
-            pipe.llen(key)
+        for queue in queues or QUEUES:
+            for key in queue_keys(queue):
+                pipe.llen(key)
         pipe.hlen(UNACKED_KEY)
         *lengths, unacked = pipe.execute()
     return {"queued": int(sum(lengths)), "unacked": int(unacked)}

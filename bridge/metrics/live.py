@@ -13,10 +13,8 @@ from bridge.db import Database
 from bridge.db.base import utcnow
 from bridge.deadletters.service import OPEN
 from bridge.deadletters.tables import DeadLetter
+from bridge.triggers.models import polling_lag
 from bridge.triggers.tables import PollState
-
-# Celery's default queue (the bridge routes every task there).
-DEFAULT_QUEUE = "celery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +23,18 @@ class PollReading:
     object: str
     last_poll_time: datetime | None
     next_poll_time: datetime | None
-    lag_seconds: float | None  # now - watermark; None before the first watermark
+    lag_seconds: float | None  # as GET /v1/triggers/polling/status reports it
     records_processed: int
     last_error: str | None
 
 
-def queue_depth(broker: redis.Redis, queue: str = DEFAULT_QUEUE) -> dict[str, int]:
-    """Messages waiting and taken-but-unacknowledged in the Celery broker."""
+def queue_depth(broker: redis.Redis) -> dict[str, int]:
+    """Messages waiting (every queue: batches and polls) and taken-but-unacknowledged in the
+    Celery broker."""
     # The key layout is kombu's; workers.queues holds that knowledge (no Celery import there).
     from workers.queues import backlog
 
-    return backlog(broker, queue)
+    return backlog(broker)
 
 
 def poll_readings(db: Database, tenant_id: int | None = None) -> list[PollReading]:
@@ -51,9 +50,7 @@ def poll_readings(db: Database, tenant_id: int | None = None) -> list[PollReadin
             object=s.object,
             last_poll_time=s.last_poll_time,
             next_poll_time=s.next_poll_time,
-            lag_seconds=round((now - s.watermark_ts).total_seconds(), 3)
-            if s.watermark_ts
-            else None,
+            lag_seconds=polling_lag(s, now),
             records_processed=s.records_processed or 0,
             last_error=s.last_error,
         )

@@ -92,12 +92,7 @@ class PollingObjectStatus(BaseModel):
         if state.watermark_ts is not None:
             stamp = state.watermark_ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             watermark = f"{stamp}|{state.watermark_id or ''}"
-        # A drained poll saw everything changed before it started; a stopped one only up to
-        # the watermark (the watermark alone is record age: it ages while nothing changes).
-        caught_up = state.last_poll_time if state.last_error is None else state.watermark_ts
-        lag = None
-        if caught_up is not None:
-            lag = round(max(0.0, (datetime.now(UTC) - caught_up).total_seconds()), 3)
+        lag = polling_lag(state, datetime.now(UTC))
         return cls(
             object=state.object,
             last_poll_time=state.last_poll_time,
@@ -134,3 +129,14 @@ class PollingStatusResponse(BaseModel):
             next_poll_time=min(upcoming) if upcoming else None,
             objects=objects,
         )
+
+
+def polling_lag(state: PollState, now: datetime) -> float | None:
+    """Seconds since the poll last caught up with Salesforce (status, metrics, dashboard).
+
+    A drained poll saw everything changed before it started; a stopped one only up to the
+    watermark (the watermark alone is record age: it ages while nothing changes)."""
+    caught_up = state.last_poll_time if state.last_error is None else state.watermark_ts
+    if caught_up is None:
+        return None
+    return round(max(0.0, (now - caught_up).total_seconds()), 3)

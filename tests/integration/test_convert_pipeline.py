@@ -119,7 +119,7 @@ def test_a_refused_lead_fails_alone_and_the_batch_is_logged(
     try:
         result = pipeline.process(
             Batch(tenant, "Lead", [BatchItem(i, f"req-{i[-6:]}", "poll", "after_insert")
-                                   for i in ids])  # fmt: skip
+                                   for i in ids])
         )
     finally:
         sandbox.clear_faults()

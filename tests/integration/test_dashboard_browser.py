@@ -69,8 +69,10 @@ def seed(db: Database, tenant_id: int) -> None:
                       action="error", reason="INVALID_CROSS_REFERENCE_KEY on OwnerId",
                       request_id="req-route-error-1",
                       timestamp=now - timedelta(minutes=1))  # fmt: skip
-        s.add(PollState(tenant_id=tenant_id, object="Lead", last_poll_time=now,
-                        watermark_ts=now - timedelta(seconds=95),
+        # The last poll drained everything 95 s ago: that is the lag (not the watermark's age).
+        s.add(PollState(tenant_id=tenant_id, object="Lead",
+                        last_poll_time=now - timedelta(seconds=95),
+                        watermark_ts=now - timedelta(seconds=900),
                         records_processed=12))  # fmt: skip
         s.add(PollState(tenant_id=tenant_id, object="Contact", last_poll_time=now,
                         last_error="SalesforceError: REQUEST_LIMIT_EXCEEDED"))  # fmt: skip

@@ -135,8 +135,9 @@ async def test_other_processes_and_shared_stores(
             PollState(
                 tenant_id=tenant_id,
                 object="Lead",
-                watermark_ts=utcnow() - timedelta(seconds=120),
-                last_poll_time=utcnow(),
+                # The last poll drained everything 2 minutes ago: that is the lag.
+                watermark_ts=utcnow() - timedelta(seconds=600),
+                last_poll_time=utcnow() - timedelta(seconds=120),
             )
         )
         s.add(PollState(tenant_id=tenant_id, object="Contact", last_error="SalesforceError: x"))

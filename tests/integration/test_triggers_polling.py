@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from bridge.db import Database
+from bridge.metrics import live
 from bridge.salesforce import soql
 from bridge.salesforce.changes import poll_changes
 from bridge.salesforce.errors import SalesforceError
@@ -24,8 +25,8 @@ from bridge.triggers.polling import LOCK_PREFIX, Poller
 from bridge.triggers.tables import PollState
 from config.settings import Settings
 from tests.conftest import with_sandbox
-from workers.celery_app import DEFAULT_QUEUE, POLLING_QUEUE, create_celery_app
-from workers.queues import backlog
+from workers.celery_app import create_celery_app
+from workers.queues import DEFAULT_QUEUE, POLLING_QUEUE, backlog
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +318,5 @@ def test_poll_tasks_have_their_own_queue(settings: Settings, client: redis.Redis
         app.close()
     assert backlog(client, POLLING_QUEUE)["queued"] == 2
     assert backlog(client, DEFAULT_QUEUE)["queued"] == 1
+    # What the metrics, the dashboard and the backlog report show: every queue.
+    assert live.queue_depth(client)["queued"] == 3

@@ -16,7 +16,7 @@ log = structlog.get_logger(__name__)
 def report_backlog() -> dict[str, int]:
     """Log how much work waits (queued and unacknowledged messages) and how many dead letters
     are open, once a minute, so a growing backlog shows up in the logs before anyone asks."""
-    depth = backlog(resources.broker_redis(), app.conf.task_default_queue)
+    depth = backlog(resources.broker_redis())  # every queue: batches and polls
     open_dead_letters = deadletters.count(resources.database())
     report = {**depth, "dead_letters_open": open_dead_letters}
     log.info("housekeeping.backlog", **report)
