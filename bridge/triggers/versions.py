@@ -25,16 +25,29 @@ CLAIM_PREFIX = "bridge:version-claim:"
 # Longer than any lookback, dispatcher claim or retry window.
 TTL_SECONDS = 7 * 24 * 3600
 
+# Whether the processed mark `marked` covers the version `stamp`: the same version, or a later
+# one (SystemModstamps in Salesforce's one fixed format compare as strings). The mark only
+# moves forward, so a batch finishing late cannot put an older stamp back over a newer one
+# (which would have the next lookback process the newer version again).
+_COVERS = """
+local function covers(marked, stamp)
+  if not marked then return false end
+  if marked == stamp then return true end
+  return string.match(marked, '^%d') ~= nil and string.match(stamp, '^%d') ~= nil
+    and marked > stamp
+end
+"""
+
 # KEYS: per version its processed key then its claim key. ARGV: claimant, claim TTL (ms),
 # force ("1": ignore the processed mark and other claims), then the versions' stamps.
 # Returns per version 0 claimed by this claimant, 1 already processed, 2 claimed by another.
-_CLAIM = """
+_CLAIM = _COVERS + """
 local claimant, ttl, force = ARGV[1], ARGV[2], ARGV[3] == '1'
 local out = {}
 for i = 4, #ARGV do
   local done_key, claim_key = KEYS[2 * (i - 3) - 1], KEYS[2 * (i - 3)]
   local holder = redis.call('GET', claim_key)
-  if not force and redis.call('GET', done_key) == ARGV[i] then
+  if not force and covers(redis.call('GET', done_key), ARGV[i]) then
     out[#out + 1] = 1
   elseif not force and holder and holder ~= claimant then
     out[#out + 1] = 2
@@ -48,10 +61,13 @@ return out
 
 # KEYS: a counter of versions processed, the processed keys of the versions done, then the
 # claim keys of all versions to let go. ARGV: claimant, processed TTL (s), number done, stamps.
-_FINISH = """
+_FINISH = _COVERS + """
 local claimant, ttl, done = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for i = 1, done do
-  redis.call('SET', KEYS[1 + i], ARGV[3 + i], 'EX', ttl)
+  local marked = redis.call('GET', KEYS[1 + i])
+  if marked == ARGV[3 + i] or not covers(marked, ARGV[3 + i]) then
+    redis.call('SET', KEYS[1 + i], ARGV[3 + i], 'EX', ttl)
+  end
 end
 for i = done + 2, #KEYS do
   if redis.call('GET', KEYS[i]) == claimant then
