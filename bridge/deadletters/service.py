@@ -111,7 +111,9 @@ def replay(db: Database, dead_letter_id: int, publish: Publish, *, force: bool =
                 if row.replayed_at
                 else f"dead letter {dead_letter_id} was already replayed; use --force"
             )
-        headers: dict[str, Any] = {"replay_of": row.id}
+        # `replay_of_task`: the failed run's task id, so a replay can take back what that run
+        # still holds (a batch killed at its time limit leaves its record-version claims).
+        headers: dict[str, Any] = {"replay_of": row.id, "replay_of_task": row.task_id}
         if row.request_id:
             # Logs of the replayed run join the original request's trail.
             headers["request_id"] = row.request_id

@@ -33,10 +33,11 @@ log = structlog.get_logger(__name__)
 FIELDS = ("Id", "SystemModstamp", "LastModifiedById")
 LOCK_PREFIX = "bridge:poll:lock:"
 SUBMISSION_SIZE = 200
-# Long enough for one page (a query bounded by the Salesforce HTTP timeout, then one Redis
-# round trip); the poll renews the lock after every page, so a long poll keeps it and a dead
+# Long enough for one page: its queries may time out and shrink their window several times
+# (Salesforce answers QUERY_TIMEOUT after about two minutes, retries add more) before the page
+# comes back. The poll renews the lock after every page, so a long poll keeps it, and a dead
 # worker's lock is gone within this time instead of blocking polls for many intervals.
-LOCK_TTL = timedelta(seconds=120)
+LOCK_TTL = timedelta(seconds=600)
 
 
 class PollLockLost(Exception):
@@ -143,6 +144,11 @@ class Poller:
             # watermark keeps what was accepted, so the next poll resumes exactly there.
             outcome.error = f"{type(exc).__name__}: {exc}"
             log.warning("poll stopped", object=sobject, error=outcome.error)
+        except Exception as exc:
+            # Anything else (Redis, SQL) fails the task, and the state must not read as a
+            # poll that caught up (the polling lag counts from a clean poll's start).
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             self._record(outcome, started)
             with contextlib.suppress(LockError):

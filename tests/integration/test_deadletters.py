@@ -77,7 +77,7 @@ def test_replay_publishes_once_unless_forced(store: Database) -> None:
             "pipeline.process_batch",
             [7, ["00Q1", "00Q2"]],
             {"tenant_id": 3, "org": "00D1"},
-            {"replay_of": dead_letter_id, "request_id": "req-1"},
+            {"replay_of": dead_letter_id, "replay_of_task": "t-1", "request_id": "req-1"},
         )
     ]
     row = service.get(store, dead_letter_id)

@@ -21,6 +21,7 @@ from bridge.tenants.tables import Tenant
 from bridge.triggers import versions
 from bridge.triggers.dispatcher import Batch, Dispatcher
 from bridge.triggers.intake import STREAM
+from bridge.triggers.models import polling_lag
 from bridge.triggers.polling import LOCK_PREFIX, Poller
 from bridge.triggers.tables import PollState
 from config.settings import Settings
@@ -225,6 +226,33 @@ def test_a_poll_that_lost_its_lock_stops(sandbox, db, client, gateway, tenant_id
     client.delete(key)
     resumed = other.poll(tenant_id, "Lead")
     assert resumed.error is None and resumed.accepted == 400
+
+
+def test_a_poll_that_crashes_is_not_reported_caught_up(
+    sandbox, db, client, gateway, tenant_id
+) -> None:
+    """A failure outside Salesforce (here Redis, mid-poll) fails the task, and the state
+    carries the error, so the polling lag does not read as a poll that caught up."""
+    Poller(db, client, gateway, integration_user_id=None, lookback=timedelta(0)).poll(
+        tenant_id, "Lead"
+    )
+    drain(client)
+    sandbox.seed(leads=300, seed=31)
+
+    def redis_gone(n: int) -> None:
+        raise redis.ConnectionError("Redis went away")
+
+    p = Poller(db, client, PagedSource(gateway, redis_gone), integration_user_id=None,
+               lookback=timedelta(0))  # fmt: skip
+    with pytest.raises(redis.ConnectionError):
+        p.poll(tenant_id, "Lead")
+    with db.session() as s:
+        state = s.get(PollState, (tenant_id, "Lead"))
+        assert state.last_error == "ConnectionError: Redis went away"
+        # The lag counts from the watermark (an upper bound), not from this poll's start.
+        now = state.last_poll_time + timedelta(seconds=30)
+        expected = round((now - state.watermark_ts).total_seconds(), 3)
+        assert polling_lag(state, now) == expected >= 30
 
 
 class SlowOverWideRanges:

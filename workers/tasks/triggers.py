@@ -92,10 +92,13 @@ def process_batch(self: Any, payload: dict[str, Any]) -> dict[str, int]:
     """
     final = self.request.retries >= self.max_retries
     # The task id claims the batch's record versions: a redelivery (same id) takes its claim
-    # back, a republished copy of the same batch (a new id) does not run beside it.
+    # back, a republished copy of the same batch (a new id) does not run beside it. A dead
+    # letter's replay claims as the failed run did: a run killed at its time limit never
+    # released its claims, and they must not turn the replay into a no-op.
+    claimant = self.request.get("replay_of_task") or self.request.id
     result = pipeline().process(
         Batch.from_payload(payload), force=bool(payload.get("force")), final_attempt=final,
-        claimant=self.request.id,
+        claimant=claimant,
     )  # fmt: skip
     return {
         "requested": result.requested,
