@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,15 +182,22 @@ def test_a_long_poll_renews_its_lock(sandbox, db, client, gateway, tenant_id) ->
     drain(client)
     sandbox.seed(leads=1000, seed=23)
     overlapping: list[bool] = []
+    renewed: list[bool] = []
+    key = f"{LOCK_PREFIX}{tenant_id}:Lead"
 
-    def slow(n: int) -> None:
-        time.sleep(0.4)  # five pages take about 2 s, twice the lock's TTL
+    def short_lived(n: int) -> None:
+        # Without renewal the lock would expire 5 s after each page: after the next page its
+        # TTL must be back near the full 60 s (no sleeping, so no timing to go wrong).
+        if n > 0:
+            renewed.append(client.pttl(key) > 5_000)
+        client.pexpire(key, 5_000)
         overlapping.append(other.poll(tenant_id, "Lead").ran)
 
-    p = Poller(db, client, PagedSource(gateway, slow), integration_user_id=None,
-               lookback=timedelta(0), lock_ttl=timedelta(seconds=1))  # fmt: skip
+    p = Poller(db, client, PagedSource(gateway, short_lived), integration_user_id=None,
+               lookback=timedelta(0), lock_ttl=timedelta(seconds=60))  # fmt: skip
     outcome = p.poll(tenant_id, "Lead")
     assert outcome.error is None and outcome.queries >= 5
+    assert renewed and all(renewed)  # renewed after every page
     assert overlapping and not any(overlapping)  # the renewed lock kept every other poll out
     assert len(set(drain(client))) == 1000
     assert not client.exists(f"{LOCK_PREFIX}{tenant_id}:Lead")  # released at the end
