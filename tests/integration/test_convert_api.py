@@ -22,6 +22,7 @@ from bridge.salesforce.ids import to_18
 from bridge.tenants import service as tenants
 from config.settings import Settings
 from tests.conftest import with_sandbox
+from tests.integration.test_routing_fixtures import two_active_users
 
 DOCUMENTED = {
     "success", "status", "account_id", "contact_id", "owner_id", "actions", "credits_consumed",
@@ -249,9 +250,7 @@ async def test_idempotency_key_replay_conflict_and_mismatch(
 
 
 async def test_owner_from_a_round_robin_pool(client, tenant, seeded, sandbox, gateway, db) -> None:
-    sandbox.seed(users=6, seed=21)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 6, 21)
     resp = await client.post(
         "/v1/routing/pools",
         headers=auth(tenant),
@@ -287,9 +286,7 @@ async def test_converting_a_lead_routed_in_the_same_pool_keeps_every_log(
     """The lead was assigned (assign log, sequence 1); its conversion with the same pool
     replays that pick. No second assign log (the one-per-sequence index would refuse it and
     roll back the convert and merge logs of a conversion Salesforce already made)."""
-    sandbox.seed(users=6, seed=22)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 6, 22)
     resp = await client.post("/v1/routing/pools", headers=auth(tenant),
                              json={"name": "converters", "members": [{"user_id": a},
                                                                      {"user_id": b}]})  # fmt: skip
@@ -442,9 +439,7 @@ async def test_idempotency_key_of_a_pick_is_tied_to_its_lead(
     """The key memo of the atomic pick is per pool, shared by both endpoints: a key used by a
     conversion and then by an assign of another lead in that pool must not replay the first
     lead's owner and sequence."""
-    sandbox.seed(users=6, seed=22)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 6, 22)
     resp = await client.post("/v1/routing/pools", headers=auth(tenant),
                              json={"name": "converters", "members": [{"user_id": a},
                                                                      {"user_id": b}]})  # fmt: skip

@@ -18,7 +18,7 @@ from bridge.salesforce.gateway import SalesforceGateway
 from bridge.tenants import service as tenants
 from bridge.triggers.dispatcher import Batch, BatchItem
 from config.settings import Settings
-from tests.integration.test_routing_fixtures import make_pool
+from tests.integration.test_routing_fixtures import make_pool, two_active_users
 
 OPTIONS = {
     "enabled": True,
@@ -49,9 +49,7 @@ def test_convert_step_on_a_batch(sf_settings, gateway, client, db, sandbox) -> N
     tag = uuid.uuid4().hex[:8]
     tenant = tenants.create_key(db, "acme").tenant_id
     tenants.add_org(db, "acme", sandbox.org_id)  # the match index is built for the org's tenant
-    sandbox.seed(users=4, seed=33)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 4, 33)
     make_pool(db, tenant, "converters", [{"user_id": a}, {"user_id": b}])
     accounts, contacts, leads = [], [], []
     for i in range(3):  # near-duplicates of existing contacts
@@ -105,9 +103,7 @@ def test_a_refused_lead_fails_alone_and_the_batch_is_logged(
     tag = uuid.uuid4().hex[:8]
     tenant = tenants.create_key(db, "acme").tenant_id
     tenants.add_org(db, "acme", sandbox.org_id)
-    sandbox.seed(users=4, seed=34)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 4, 34)
     make_pool(db, tenant, "converters", [{"user_id": a}, {"user_id": b}])
     ids = [sandbox.create("Lead", {"LastName": f"Lock{i}{tag}", "Company": f"Lock{i}{tag}"})
            for i in range(3)]  # fmt: skip

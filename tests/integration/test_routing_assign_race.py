@@ -23,7 +23,7 @@ from tests.conftest import (
     _drop_postgres_database,
     _postgres_available,
 )
-from tests.integration.test_routing_fixtures import make_pool, make_tenant
+from tests.integration.test_routing_fixtures import make_pool, make_tenant, two_active_users
 
 BEFORE_0008 = "3c1e5b7a9d20"  # 0007_credit_leases
 
@@ -36,9 +36,7 @@ def test_two_concurrent_assigns_of_one_lead_log_one_assign(
     before either does; `logs_first` says whose log lands first. That one wrote the assignment
     and answers `cached: false` (the API charges it); the other answers `cached: true`."""
     tenant = make_tenant(db)
-    sandbox.seed(users=4, seed=35)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 4, 35)
     make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
     lead = sandbox.create("Lead", {"LastName": "Race", "Company": "Race Co"})
     before = gateway.fetch("Lead", [lead], ["Id", "OwnerId"])[0]["OwnerId"]

@@ -54,3 +54,11 @@ def reference(weights: Sequence[int], picks: int, current: list[int] | None = No
         cw[best] -= total
         out.append(best)
     return out
+
+
+def two_active_users(sandbox: Any, users: int, seed: int) -> list[str]:
+    """Seed the sandbox org with `users` users; the ids of two active ones that are not the
+    bridge's integration user (pool members for tests against the sandbox)."""
+    sandbox.seed(users=users, seed=seed)
+    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
+    return [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]

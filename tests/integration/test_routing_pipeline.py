@@ -15,7 +15,7 @@ from bridge.routing.outcomes import Pick
 from bridge.routing.step import AssignStep, routing_service
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.triggers.dispatcher import Batch, BatchItem
-from tests.integration.test_routing_fixtures import make_pool, make_tenant
+from tests.integration.test_routing_fixtures import make_pool, make_tenant, two_active_users
 
 
 def batch(tenant_id: int, ids: list[str]) -> Batch:
@@ -35,9 +35,7 @@ def logs(db: Database, ids: list[str]) -> list[RouteLog]:
 
 
 def test_assign_step_batches_owner_writes(db, client, gateway, sf_settings, sandbox) -> None:
-    sandbox.seed(users=6, seed=5)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 6, 5)
     tenant = make_tenant(db)
     make_pool(db, tenant, "inbound", [{"user_id": a, "weight": 3}, {"user_id": b}])
     step = AssignStep(
@@ -90,9 +88,7 @@ def test_nobody_available_leaves_records_with_a_skip_log(db, client, gateway, sf
 def test_a_record_logged_concurrently_does_not_roll_back_the_batch_logs(
     db, client, gateway, sf_settings, sandbox
 ) -> None:
-    sandbox.seed(users=4, seed=11)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 4, 11)
     tenant = make_tenant(db)
     make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
     service = routing_service(db, client, gateway, sf_settings)
@@ -129,9 +125,7 @@ def test_a_sequence_logged_for_another_record_fails_only_that_record(
     """Rotation state behind the logs: the batch's pick reuses a sequence another record holds.
     That record fails with the reason (its owner is written, its log is not), the others are
     assigned and logged, nothing passes it off as a concurrent twin's assignment."""
-    sandbox.seed(users=4, seed=12)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    a, b = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    a, b = two_active_users(sandbox, 4, 12)
     tenant = make_tenant(db)
     make_pool(db, tenant, "inbound", [{"user_id": a}, {"user_id": b}])
     service = routing_service(db, client, gateway, sf_settings)

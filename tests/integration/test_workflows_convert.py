@@ -29,7 +29,7 @@ from bridge.workflows.service import price
 from bridge.workflows.wiring import step_services
 from config.settings import Settings
 from tests.conftest import with_sandbox
-from tests.integration.test_routing_fixtures import make_pool
+from tests.integration.test_routing_fixtures import make_pool, two_active_users
 
 WORKFLOWS = """
 workflows:
@@ -91,9 +91,7 @@ def runner(sf_settings: Settings, db: Database) -> Any:
 
 @pytest.fixture
 def reps(sandbox: Any, db: Database, tenant: dict[str, Any]) -> list[str]:
-    sandbox.seed(users=3, seed=11)
-    rows = sandbox.salesforce().query_all("SELECT Id FROM User WHERE IsActive = true")["records"]
-    pair = [r["Id"] for r in rows if r["Id"] != sandbox.integration_user_id][:2]
+    pair = two_active_users(sandbox, 3, 11)
     make_pool(db, tenant["id"], "converters", [{"user_id": u} for u in pair])
     return pair
 
