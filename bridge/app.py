@@ -48,7 +48,6 @@ from bridge.web.request_id import add_request_id_header, request_id_middleware
 from config.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
-LEASES = web.AppKey("credit_leases", CreditLeases)
 
 # How long a verified key (and a tenant's balance for the header) is trusted in-process:
 # revocation takes effect within this many seconds.
@@ -124,7 +123,6 @@ async def _triggers(app: web.Application) -> AsyncIterator[None]:
         max_chunk=settings.trigger_credit_lease_max,
         idle_seconds=settings.trigger_credit_lease_idle_seconds,
     )
-    app[LEASES] = leases
     # The balance every response's X-Credits-Remaining shows includes the ingest lease.
     app[CREDITS_CACHE] = RemainingCache(db, ttl=AUTH_CACHE_SECONDS, held=leases.held)
     app[TRIGGERS] = TriggerService(

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.credits import store
 from bridge.db import Database
+from bridge.refresh_cache import retrieve_failure
 
 log = structlog.get_logger(__name__)
 
@@ -131,7 +132,7 @@ class CreditLeases:
         """After a callout paid from the lease: when it runs low, top it up in the background,
         so callouts do not wait for SQL when it runs dry."""
         if held < self._low_water.get(tenant_id, 0) and tenant_id not in self._refills:
-            self._start(tenant_id, 0).add_done_callback(_retrieve_failure)
+            self._start(tenant_id, 0).add_done_callback(retrieve_failure)  # the next one retries
 
     def _start(self, tenant_id: int, cost: int) -> asyncio.Future[Refill]:
         task = asyncio.ensure_future(asyncio.to_thread(self._lease, tenant_id, cost))
@@ -208,12 +209,6 @@ class CreditLeases:
             return False
         log.info("credits.lease_returned", tenant_id=tenant_id, credits=amount)
         return True
-
-
-def _retrieve_failure(task: asyncio.Future[Refill]) -> None:
-    """A background top-up that failed is simply retried by the next callout."""
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("credits.lease_top_up_failed", error=type(task.exception()).__name__)
 
 
 def _text(value: bytes | str) -> str:

@@ -9,13 +9,11 @@ path must verify thousands of requests per second.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.db import Database, utcnow
+from bridge.refresh_cache import RefreshAheadCache
 from bridge.tenants.models import CreatedKey, KeyInfo, Principal
 from bridge.tenants.tables import ApiKey, SalesforceOrg, Tenant
 
@@ -194,79 +193,35 @@ def verify_key(db: Database, key: str) -> Verification:
         )
 
 
-# Cached entries are refreshed in the background during the last fifth of their life.
-REFRESH_AHEAD = 0.2
-
-
-def retrieve_failure(task: asyncio.Future[object]) -> None:
-    """Done callback of a background refresh: a failure is retried by the next request."""
-    if not task.cancelled():
-        task.exception()
-
-
 class KeyVerifier:
-    """`verify_key` behind an in-process cache, for the request hot path.
+    """`verify_key` behind an in-process refresh-ahead cache, for the request hot path.
 
-    Results (valid and invalid) are kept `ttl` seconds, keyed by the key's hash, so a busy
-    key costs one SQL lookup per process per `ttl` instead of one per request. The price is
-    that a revocation takes effect within `ttl` seconds (default 5) in every web process.
-    Concurrent misses for the same key share one lookup. Lookups run in a worker thread so
-    the event loop never blocks on SQL.
+    Results (valid and invalid) are keyed by the key's hash, so a busy key costs one SQL
+    lookup per process per `ttl` instead of one per request, and never waits for it. The price
+    is that a revocation takes effect within `ttl` seconds (default 5) in every web process.
     """
 
     def __init__(self, db: Database, ttl: float = 5.0, max_entries: int = 10_000) -> None:
         self.db = db
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._cache: dict[str, tuple[float, Verification]] = {}
-        self._inflight: dict[str, asyncio.Future[Verification]] = {}
-        self._background: set[asyncio.Future[Verification]] = set()
+        self._cache: RefreshAheadCache[str, Verification] = RefreshAheadCache(
+            ttl, max_entries=max_entries
+        )
 
     async def verify(self, key: str) -> Verification:
         if parse_key_id(key) is None:
             return Verification(KeyStatus.MALFORMED)
-        digest = hash_key(key)
-        now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            # Refresh ahead, in the background: a busy key never waits for SQL (and never
-            # stalls every request that carries it at once), and revocation still lands
-            # within `ttl`.
-            if hit[0] - now < self.ttl * REFRESH_AHEAD and digest not in self._inflight:
-                task = asyncio.ensure_future(self._lookup(digest, key))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-                task.add_done_callback(retrieve_failure)
-            return hit[1]
-        pending = self._inflight.get(digest)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._lookup(digest, key)
+        return await self._cache.get(hash_key(key), lambda: verify_key(self.db, key))
 
-    async def _lookup(self, digest: str, key: str) -> Verification:
-        future: asyncio.Future[Verification] = asyncio.get_running_loop().create_future()
-        self._inflight[digest] = future
-        try:
-            result = await asyncio.to_thread(verify_key, self.db, key)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
-            raise
-        finally:
-            self._inflight.pop(digest, None)
-        future.set_result(result)
-        self._remember(digest, result, time.monotonic())
-        return result
+    @property
+    def ttl(self) -> float:
+        return self._cache.ttl
+
+    @ttl.setter
+    def ttl(self, seconds: float) -> None:
+        self._cache.ttl = seconds
 
     def forget(self) -> None:
         self._cache.clear()
-
-    def _remember(self, digest: str, result: Verification, now: float) -> None:
-        if len(self._cache) >= self.max_entries:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            while len(self._cache) >= self.max_entries:
-                self._cache.pop(next(iter(self._cache)))  # oldest insertion first
-        self._cache[digest] = (now + self.ttl, result)
 
 
 # --- Salesforce orgs -------------------------------------------------------------------------

@@ -9,15 +9,13 @@ never publishes a Celery message; the dispatcher turns accepted ids into worker 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bridge.credits.lease import CreditLeases, Refill
 from bridge.credits.service import InsufficientCredits, RemainingCache
 from bridge.db import Database
-from bridge.tenants.service import REFRESH_AHEAD, retrieve_failure
+from bridge.refresh_cache import RefreshAheadCache
 from bridge.triggers import signatures, store
 from bridge.triggers.intake import Accepted, Intake, Status, Submission
 from bridge.triggers.models import CREDITS_PER_RECORD
@@ -51,39 +49,17 @@ class Acceptance:
 
 
 class TriggerConfigCache:
-    """Per-process cache of each tenant's orgs and secrets (changes apply within `ttl`).
-
-    Refreshed ahead in the background in the last fifth of an entry's life, so busy tenants'
-    callouts never wait for SQL; a tenant not seen for `ttl` is loaded on its next callout.
-    """
+    """Per-process cache of each tenant's orgs and secrets (changes apply within `ttl`),
+    refreshed ahead so busy tenants' callouts never wait for SQL."""
 
     def __init__(self, db: Database, ttl: float = 5.0) -> None:
         self.db = db
-        self.ttl = ttl
-        self._cache: dict[int, tuple[float, TenantTriggerConfig]] = {}
-        self._loading: dict[int, asyncio.Future[TenantTriggerConfig]] = {}
+        self._cache: RefreshAheadCache[int, TenantTriggerConfig] = RefreshAheadCache(
+            ttl, self._load
+        )
 
     async def get(self, tenant_id: int) -> TenantTriggerConfig:
-        hit = self._cache.get(tenant_id)
-        now = time.monotonic()
-        if hit and hit[0] > now:
-            if hit[0] - now < self.ttl * REFRESH_AHEAD and tenant_id not in self._loading:
-                self._load_soon(tenant_id).add_done_callback(retrieve_failure)
-            return hit[1]
-        loading = self._loading.get(tenant_id) or self._load_soon(tenant_id)
-        return await asyncio.shield(loading)
-
-    def _load_soon(self, tenant_id: int) -> asyncio.Future[TenantTriggerConfig]:
-        task = asyncio.ensure_future(asyncio.to_thread(self._load, tenant_id))
-        self._loading[tenant_id] = task
-
-        def done(finished: asyncio.Future[TenantTriggerConfig]) -> None:
-            self._loading.pop(tenant_id, None)
-            if not finished.cancelled() and finished.exception() is None:
-                self._cache[tenant_id] = (time.monotonic() + self.ttl, finished.result())
-
-        task.add_done_callback(done)
-        return task
+        return await self._cache.get(tenant_id)
 
     def _load(self, tenant_id: int) -> TenantTriggerConfig:
         with self.db.read() as s:
