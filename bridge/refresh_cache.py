@@ -42,14 +42,25 @@ class RefreshAheadCache(Generic[K, V]):
     async def get(self, key: K, load: Callable[[], V] | None = None) -> V:
         """The value for `key`, loaded by `load` if given (when the cache key is only a hash of
         what the load needs), else by the cache's own `load(key)`."""
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            if hit[0] - now < self.ttl * REFRESH_AHEAD and key not in self._loading:
-                self._load_soon(key, load).add_done_callback(retrieve_failure)
-            return hit[1]
+        hit = self.get_cached(key, load)
+        if hit is not None:
+            return hit
         loading = self._loading.get(key) or self._load_soon(key, load)
         return await asyncio.shield(loading)
+
+    def get_cached(self, key: K, load: Callable[[], V] | None = None) -> V | None:
+        """The value when cached and fresh (starting its refresh ahead when due), else None:
+        the hot path's hit costs no await. (None values are never cached by callers.)"""
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        expires, value = hit
+        now = time.monotonic()
+        if expires <= now:
+            return None
+        if expires - now < self.ttl * REFRESH_AHEAD and key not in self._loading:
+            self._load_soon(key, load).add_done_callback(retrieve_failure)
+        return value
 
     def clear(self) -> None:
         self._cache.clear()

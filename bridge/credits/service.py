@@ -243,3 +243,15 @@ class RemainingCache:
 
     async def get(self, tenant_id: int) -> int:
         return await self.with_lease(tenant_id, await self.sql(tenant_id))
+
+    def fresh(self, tenant_id: int) -> int | None:
+        """What `get` answers when it needs no I/O (both parts cached), else None: lets the
+        hot path skip awaiting."""
+        now = time.monotonic()
+        value = self._values.get(tenant_id)
+        if value is None or value[0] <= now:
+            return None
+        if self._held_source is None:
+            return value[1]
+        held = self._held.get(tenant_id)
+        return value[1] + held[1] if held is not None and held[0] > now else None

@@ -210,7 +210,9 @@ class KeyVerifier:
     async def verify(self, key: str) -> Verification:
         if parse_key_id(key) is None:
             return Verification(KeyStatus.MALFORMED)
-        return await self._cache.get(hash_key(key), lambda: verify_key(self.db, key))
+        digest = hash_key(key)
+        load = lambda: verify_key(self.db, key)  # noqa: E731
+        return self._cache.get_cached(digest, load) or await self._cache.get(digest, load)
 
     @property
     def ttl(self) -> float:

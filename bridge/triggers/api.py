@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bridge.metrics import counters
+from bridge.tenants.models import Principal
 from bridge.triggers import outbound, store
 from bridge.triggers.models import (
     PollingObjectStatus,
@@ -37,14 +38,13 @@ def _org_refused(org_id: str) -> ApiError:
     return ApiError(403, "org_id does not belong to this tenant", details={"org_id": org_id})
 
 
-async def _accept(request: web.Request, tenant_id: int, **submission: object) -> Acceptance:
+async def _accept(request: web.Request, caller: Principal, **submission: object) -> Acceptance:
     """The service's accept with this caller's rate limit, which it applies in the same Redis
     round trip; the limit's headers (or the 429) come back from there."""
-    caller = principal(request)
     limit = request.app[RATE_LIMITER].limit_for(AREA)
     try:
         acceptance = await request.app[TRIGGERS].accept(
-            tenant_id, rate_key=rate_key(AREA, caller.key_id), rate_limit=limit,
+            caller.tenant_id, rate_key=rate_key(AREA, caller.key_id), rate_limit=limit,
             request_id=request[REQUEST_ID], **submission,  # type: ignore[arg-type]
         )  # fmt: skip
     except RateLimited as exc:
@@ -74,10 +74,12 @@ async def _accept(request: web.Request, tenant_id: int, **submission: object) ->
 async def salesforce_trigger(request: web.Request) -> web.Response:
     started = time.perf_counter()
     service = request.app[TRIGGERS]
-    tenant_id = principal(request).tenant_id
+    caller = principal(request)
+    tenant_id = caller.tenant_id
     raw = await request.read()
+    config = service.config.cached(tenant_id) or await service.config_for(tenant_id)
     try:
-        webhook_id = await service.verify_sender(tenant_id, raw, request.headers)
+        webhook_id = service.verify_sender(config, raw, request.headers)
     except InvalidSignature as exc:
         raise ApiError(401, "Invalid webhook signature", details={"reason": str(exc)}) from None
     try:
@@ -85,11 +87,11 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise RequestValidationError.from_pydantic(exc, "body") from None
     try:
-        await service.check_org(tenant_id, body.org_id)
+        service.check_org(config, body.org_id)
     except OrgNotAllowed:
         raise _org_refused(body.org_id) from None
     acceptance = await _accept(
-        request, tenant_id, sobject=body.object, ids=tuple(body.ids), event=body.event,
+        request, caller, sobject=body.object, ids=tuple(body.ids), event=body.event,
         org_id=body.org_id, source="webhook", dedupe_key=webhook_id,
     )  # fmt: skip
     if not acceptance.accepted.duplicate:
@@ -123,7 +125,8 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
 )
 async def salesforce_outbound(request: web.Request) -> web.Response:
     service = request.app[TRIGGERS]
-    tenant_id = principal(request).tenant_id
+    caller = principal(request)
+    tenant_id = caller.tenant_id
     try:
         message = outbound.parse(await request.read())
     except outbound.InvalidOutboundMessage as exc:
@@ -131,12 +134,12 @@ async def salesforce_outbound(request: web.Request) -> web.Response:
             [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         ) from None
     try:
-        await service.check_org(tenant_id, message.org_id)
+        service.check_org(await service.config_for(tenant_id), message.org_id)
     except OrgNotAllowed:
         raise _org_refused(message.org_id) from None
     for sobject, ids in message.records.items():
         acceptance = await _accept(
-            request, tenant_id, sobject=sobject, ids=tuple(ids), event="outbound_message",
+            request, caller, sobject=sobject, ids=tuple(ids), event="outbound_message",
             org_id=message.org_id, source="outbound", dedupe_key=f"{message.dedupe_key}:{sobject}",
         )  # fmt: skip
         if not acceptance.accepted.duplicate:

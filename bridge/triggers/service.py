@@ -61,6 +61,9 @@ class TriggerConfigCache:
     async def get(self, tenant_id: int) -> TenantTriggerConfig:
         return await self._cache.get(tenant_id)
 
+    def cached(self, tenant_id: int) -> TenantTriggerConfig | None:
+        return self._cache.get_cached(tenant_id)
+
     def _load(self, tenant_id: int) -> TenantTriggerConfig:
         with self.db.read() as s:
             return TenantTriggerConfig(
@@ -83,18 +86,24 @@ class TriggerService:
         self.balances = balances
         self.config = config
 
-    async def verify_sender(
-        self, tenant_id: int, raw_body: bytes, headers: Mapping[str, str]
+    async def config_for(self, tenant_id: int) -> TenantTriggerConfig:
+        """The tenant's orgs and signing secrets (cached; read once per callout). Callers on
+        the hot path try `config.cached` first, which costs no await."""
+        return self.config.cached(tenant_id) or await self.config.get(tenant_id)
+
+    @staticmethod
+    def verify_sender(
+        config: TenantTriggerConfig, raw_body: bytes, headers: Mapping[str, str]
     ) -> str | None:
         """The webhook-id to dedupe on. Signature required when the tenant has secrets."""
-        config = await self.config.get(tenant_id)
         if config.secrets:
             return signatures.verify(raw_body, headers, config.secrets)
         webhook_id = headers.get("webhook-id")
         return webhook_id[:255] if webhook_id else None
 
-    async def check_org(self, tenant_id: int, org_id: str) -> None:
-        if org_id not in (await self.config.get(tenant_id)).org_ids:
+    @staticmethod
+    def check_org(config: TenantTriggerConfig, org_id: str) -> None:
+        if org_id not in config.org_ids:
             raise OrgNotAllowed(org_id)
 
     async def accept(
@@ -130,18 +139,23 @@ class TriggerService:
             if refill is not None:
                 return replace(await self._accept_paid(submission, refill), rate=rate)
             accepted = await self.intake.accept(submission)  # another callout just refilled
-        return replace(await self._answer(submission, accepted), rate=rate)
+        return await self._answer(submission, accepted, rate)
 
-    async def _answer(self, submission: Submission, accepted: Accepted) -> Acceptance:
+    async def _answer(
+        self, submission: Submission, accepted: Accepted, rate: tuple[int, int, int]
+    ) -> Acceptance:
         tenant_id, ids = submission.tenant_id, len(submission.ids)
         if accepted.status is Status.RATE_LIMITED:
             raise RateLimited(accepted)
-        if accepted.status is Status.DUPLICATE:
-            return Acceptance(accepted, ids, 0, await self.balances.get(tenant_id))
-        if submission.cost:
+        cost = 0
+        if accepted.status is not Status.DUPLICATE and submission.cost:
+            cost = submission.cost
             self.balances.note_held(tenant_id, max(accepted.credits, 0))
             self.leases.note_spent(tenant_id, accepted.credits)
-        return Acceptance(accepted, ids, submission.cost, await self.balances.get(tenant_id))
+        remaining = self.balances.fresh(tenant_id)
+        if remaining is None:
+            remaining = await self.balances.get(tenant_id)
+        return Acceptance(accepted, ids, cost, remaining, rate)
 
     async def _accept_paid(self, submission: Submission, refill: Refill) -> Acceptance:
         tenant_id, cost = submission.tenant_id, submission.cost

@@ -28,10 +28,12 @@ _INVALID = 'Bearer realm="bridge", error="invalid_token"'
 
 def principal(request: web.Request) -> Principal:
     """The authenticated caller; a 401 if the route was (wrongly) declared public."""
-    found = request.get(PRINCIPAL)
-    if found is None:
-        raise ApiError(401, "Authentication required", headers={"WWW-Authenticate": _CHALLENGE})
-    return found
+    try:
+        return request[PRINCIPAL]
+    except KeyError:
+        raise ApiError(
+            401, "Authentication required", headers={"WWW-Authenticate": _CHALLENGE}
+        ) from None
 
 
 def _unauthorized(error: str, challenge: str = _INVALID) -> ApiError:

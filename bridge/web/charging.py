@@ -88,7 +88,8 @@ async def note_debit(request: web.Request, spent: Debit) -> Debit:
 
 
 async def add_credits_header(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: every authenticated response says what the tenant has left."""
+    """Part of the `on_response_prepare` hook: every authenticated response says what the
+    tenant has left."""
     caller = request.get(PRINCIPAL)
     if caller is None or "X-Credits-Remaining" in response.headers:
         return

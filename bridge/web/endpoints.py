@@ -72,6 +72,7 @@ class Endpoint:
 
 
 ENDPOINTS = web.AppKey("endpoints", dict[AbstractRoute, Endpoint])
+_ENDPOINT: web.RequestKey[Endpoint | None] = web.RequestKey("endpoint", Endpoint)  # or None
 PUBLIC_PREFIXES = web.AppKey("public_prefixes", list[str])
 
 
@@ -93,7 +94,12 @@ def add_public_prefix(app: web.Application, prefix: str) -> None:
 
 
 def endpoint_of(request: web.Request) -> Endpoint | None:
-    return request.app[ENDPOINTS].get(request.match_info.route)
+    # Asked by several middlewares per request: look it up once.
+    try:
+        return request[_ENDPOINT]
+    except KeyError:
+        found = request[_ENDPOINT] = request.app[ENDPOINTS].get(request.match_info.route)
+        return found
 
 
 def is_public(request: web.Request) -> bool:

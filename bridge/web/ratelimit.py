@@ -153,8 +153,8 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     return await handler(request)
 
 
-async def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: error responses (402, 422 ...) carry the headers too."""
+def add_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Part of the `on_response_prepare` hook: error responses (402, 422 ...) carry them too."""
     decision = request.get(DECISION)
     if decision is not None:
         for name, value in decision.headers().items():

@@ -28,8 +28,8 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return await handler(request)
 
 
-async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare` hook: streamed responses get the header too."""
+def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Part of the `on_response_prepare` hook (`bridge.app`): streamed responses get it too."""
     rid = request.get(REQUEST_ID)
     if rid:
         response.headers[HEADER] = rid
