@@ -18,8 +18,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from standardwebhooks import webhooks
 
 from bridge.salesforce.ids import to_18
-from bridge.triggers.models import TriggerRequest
 from bridge.triggers import signatures
+from bridge.triggers.models import TriggerRequest
 from bridge.triggers.signatures import InvalidSignature, sign, verify
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "salesforce-setup.md"
