@@ -193,7 +193,7 @@ def test_same_verdicts_as_the_standardwebhooks_package(monkeypatch: pytest.Monke
     now = 1_700_000_000
     frozen_clock(monkeypatch, now)
     secrets = [SECRET, OTHER, "whsec_" + base64.b64encode(b"k" * 24).decode()]
-    bodies = [BODY, b"{}", b'{"ids":["00Q5g000000001A"]}', "{\"é\":1}".encode()]
+    bodies = [BODY, b"{}", b'{"ids":["00Q5g000000001A"]}', '{"é":1}'.encode()]
     cases = 0
     for _ in range(400):
         body = rng.choice(bodies)
