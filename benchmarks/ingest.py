@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -42,29 +43,48 @@ from bridge.triggers.signatures import sign
 ORG = to_18("00D5g000004bQ2K")
 
 
+def bench_tenant(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate, then a tenant `bench` with the org, ample credits, an API key and a signing
+    secret; returns (key, secret)."""
+    bridge("migrate", env=env)
+    key = bridge("keys", "create", "--tenant", "bench", env=env).strip().splitlines()[-1]
+    bridge("orgs", "add", "--tenant", "bench", ORG, env=env)
+    bridge("credits", "grant", "--tenant", "bench", "100000000", env=env)
+    secret = bridge("webhooks", "secret", "create", "--tenant", "bench", env=env).split()[-1]
+    return key, secret
+
+
+def signed_callouts(key: str, secret: str, count: int) -> Iterator[str]:
+    """`count` distinct raw HTTP requests, each a signed callout for one lead."""
+    now = int(time.time())
+    for n in range(count):
+        body = json.dumps(
+            {"object": "Lead", "ids": [to_18(f"00Q5g{n:010d}")], "event": "after_insert",
+             "org_id": ORG},
+            separators=(",", ":"),
+        )  # fmt: skip
+        wid = f"msg_{n}"
+        sig = sign(body.encode(), secret, wid, now)
+        yield (
+            f"POST /v1/triggers/salesforce HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            f"webhook-id: {wid}\r\nwebhook-timestamp: {now}\r\nwebhook-signature: {sig}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}"
+        )
+
+
 def lua_requests(path: Path, key: str, secret: str, count: int) -> None:
     """A wrk script cycling through `count` distinct signed callouts (one lead each).
 
-    The raw requests go to a data file read at start-up: LuaJIT caps a function at 65,536
-    constants, so inlining tens of thousands of strings would silently fall back to `GET /`.
+    The raw requests go to a data file read at start-up, one per line with `|` for CRLF:
+    LuaJIT caps a function at 65,536 constants, so inlining tens of thousands of strings would
+    silently fall back to `GET /`.
     """
-    now = int(time.time())
     data = path.with_suffix(".requests")
     with data.open("w") as out:
-        for n in range(count):
-            body = json.dumps(
-                {"object": "Lead", "ids": [to_18(f"00Q5g{n:010d}")], "event": "after_insert",
-                 "org_id": ORG},
-                separators=(",", ":"),
-            )  # fmt: skip
-            wid = f"msg_{n}"
-            sig = sign(body.encode(), secret, wid, now)
-            head = (
-                f"POST /v1/triggers/salesforce HTTP/1.1|Host: bench|Authorization: Bearer {key}|"
-                f"Content-Type: application/json|webhook-id: {wid}|webhook-timestamp: {now}|"
-                f"webhook-signature: {sig}|Content-Length: {len(body)}||"
-            )
-            out.write(head + body + "\n")
+        for raw in signed_callouts(key, secret, count):
+            head, _, body = raw.partition("\r\n\r\n")
+            out.write(head.replace("\r\n", "|") + "||" + body + "\n")
     path.write_text(
         "local reqs = {}\n"
         f"for line in io.lines({json.dumps(str(data))}) do\n"
@@ -115,11 +135,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bridge-ingest-"))
     with redis_server(work) as redis_url:
         env = bridge_env(work, redis_url, BRIDGE_RATE_LIMIT_TRIGGERS_PER_MIN="100000000")
-        bridge("migrate", env=env)
-        key = bridge("keys", "create", "--tenant", "bench", env=env).strip().splitlines()[-1]
-        bridge("orgs", "add", "--tenant", "bench", ORG, env=env)
-        bridge("credits", "grant", "--tenant", "bench", "100000000", env=env)
-        secret = bridge("webhooks", "secret", "create", "--tenant", "bench", env=env).split()[-1]
+        key, secret = bench_tenant(env)
         script = work / "requests.lua"
         lua_requests(script, key, secret, opts.requests)
 

@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -34,9 +35,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import bridge, bridge_env, redis_server, report
+from benchmarks._support import bridge_env, redis_server, report
 from benchmarks.bare_handler import handle as bare_handle
-from benchmarks.ingest import ORG, lua_requests
+from benchmarks.ingest import bench_tenant, signed_callouts
 
 CONNECTIONS = 64
 WARM_UP = 2000
@@ -177,15 +178,14 @@ async def _measure(opts: argparse.Namespace, requests: list[bytes], key: str) ->
     bare = web.Application()
     bare.router.add_post("/v1/triggers/salesforce", bare_handle)
     real = create_app()
-    runners = {name: web.AppRunner(app, access_log=None) for name, app in [("bridge", real)]}
+    runners = {"bridge": web.AppRunner(real, access_log=None)}
     await runners["bridge"].setup()  # starts the bridge's resources (Redis, SQL, intake)
     caller = (await real[VERIFIER].verify(key)).principal
     assert caller is not None
-    tenant_id = caller.tenant_id
     runners["bare"] = web.AppRunner(bare, access_log=None)
-    runners["floor"] = web.AppRunner(_floor_app(real, tenant_id), access_log=None)
-    for name in ("bare", "floor"):
-        await runners[name].setup()
+    runners["floor"] = web.AppRunner(_floor_app(real, caller.tenant_id), access_log=None)
+    await runners["bare"].setup()
+    await runners["floor"].setup()
     # Floor and bridge each get callouts of their own, never repeated: a duplicate is
     # answered from the dedupe key, which is cheaper than accepting.
     half = len(requests) // 2
@@ -231,19 +231,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bridge-ingest-cpu-"))
     with redis_server(work) as redis_url:
         env = bridge_env(work, redis_url, BRIDGE_RATE_LIMIT_TRIGGERS_PER_MIN="100000000")
-        bridge("migrate", env=env)
-        key = bridge("keys", "create", "--tenant", "bench", env=env).strip().splitlines()[-1]
-        bridge("orgs", "add", "--tenant", "bench", ORG, env=env)
-        bridge("credits", "grant", "--tenant", "bench", "100000000", env=env)
-        secret = bridge("webhooks", "secret", "create", "--tenant", "bench", env=env).split()[-1]
-        script = work / "requests.lua"
-        lua_requests(script, key, secret, 2 * (WARM_UP + opts.rounds * opts.requests))
-        requests = []
-        for line in script.with_suffix(".requests").read_text().splitlines():
-            head, _, body = line.partition("||")
-            requests.append((head.replace("|", "\r\n") + "\r\n\r\n" + body).encode())
+        key, secret = bench_tenant(env)
+        count = 2 * (WARM_UP + opts.rounds * opts.requests)
+        requests = [raw.encode() for raw in signed_callouts(key, secret, count)]
         os.environ.update(env)
         asyncio.run(_measure(opts, requests, key))
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
