@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bridge.db.base import Base, BigId, UTCDateTime, utcnow
+from bridge.db.base import Base, BigId, UTCDateTime, unique_where, utcnow
 
 
 class CreditBalance(Base):
@@ -42,12 +42,7 @@ class CreditEntry(Base):
     __table_args__ = (
         Index(None, "tenant_id", "created_at"),
         # A credit lease and its return are each recorded once (bridge/credits/lease.py).
-        Index(
-            "uq_credit_ledger_lease",
-            "kind",
-            "request_id",
-            unique=True,
-            sqlite_where=text("endpoint = 'triggers:lease'"),
-            postgresql_where=text("endpoint = 'triggers:lease'"),
+        unique_where(
+            "uq_credit_ledger_lease", "kind", "request_id", where="endpoint = 'triggers:lease'"
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, MetaData, TypeDecorator, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -47,3 +47,12 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def unique_where(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows matching `where` (a partial index, on SQLite and
+    PostgreSQL alike)."""
+    condition = text(where)
+    return Index(
+        name, *columns, unique=True, sqlite_where=condition, postgresql_where=condition
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bridge.db.base import Base, BigId, Json, UTCDateTime, utcnow
+from bridge.db.base import Base, BigId, Json, UTCDateTime, unique_where, utcnow
 
 
 class RouteLog(Base):
@@ -41,14 +41,12 @@ class RouteLog(Base):
         Index(None, "tenant_id", "object", "object_id"),
         # One assign per pool sequence number: a concurrent assign of the same record replays
         # the same pick, and its log must fail rather than repeat it (bridge/routing/service.py).
-        Index(
+        unique_where(
             "uq_route_logs_assign_sequence",
             "tenant_id",
             "pool",
             "sequence",
-            unique=True,
-            sqlite_where=text("action = 'assign'"),
-            postgresql_where=text("action = 'assign'"),
+            where="action = 'assign'",
         ),
     )
 
