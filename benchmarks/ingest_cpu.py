@@ -144,16 +144,15 @@ def _floor_app(real: web.Application, tenant_id: int) -> web.Application:
     """The required work alone, on the bridge's trigger service (state shared with `real`)."""
     from bridge.triggers.api import TRIGGERS
     from bridge.triggers.models import TriggerRequest
-    from bridge.triggers.signatures import verify
 
     service = real[TRIGGERS]
 
     async def floor(request: web.Request) -> web.Response:
         raw = await request.read()
-        config = await service.config_for(tenant_id)
-        webhook_id = verify(raw, request.headers, config.secrets)
+        config = await service.config.get(tenant_id)
+        webhook_id = config.verify_sender(raw, request.headers)
         body = TriggerRequest.model_validate_json(raw)
-        service.check_org(config, body.org_id)
+        config.check_org(body.org_id)
         acceptance = await service.accept(
             tenant_id, sobject=body.object, ids=tuple(body.ids), event=body.event,
             org_id=body.org_id, source="webhook", request_id="bench", dedupe_key=webhook_id,

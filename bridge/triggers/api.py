@@ -77,9 +77,9 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
     caller = principal(request)
     tenant_id = caller.tenant_id
     raw = await request.read()
-    config = service.config.cached(tenant_id) or await service.config_for(tenant_id)
+    config = service.config.cached(tenant_id) or await service.config.get(tenant_id)
     try:
-        webhook_id = service.verify_sender(config, raw, request.headers)
+        webhook_id = config.verify_sender(raw, request.headers)
     except InvalidSignature as exc:
         raise ApiError(401, "Invalid webhook signature", details={"reason": str(exc)}) from None
     try:
@@ -87,7 +87,7 @@ async def salesforce_trigger(request: web.Request) -> web.Response:
     except ValidationError as exc:
         raise RequestValidationError.from_pydantic(exc, "body") from None
     try:
-        service.check_org(config, body.org_id)
+        config.check_org(body.org_id)
     except OrgNotAllowed:
         raise _org_refused(body.org_id) from None
     acceptance = await _accept(
@@ -134,7 +134,7 @@ async def salesforce_outbound(request: web.Request) -> web.Response:
             [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         ) from None
     try:
-        service.check_org(await service.config_for(tenant_id), message.org_id)
+        (await service.config.get(tenant_id)).check_org(message.org_id)
     except OrgNotAllowed:
         raise _org_refused(message.org_id) from None
     for sobject, ids in message.records.items():

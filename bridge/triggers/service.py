@@ -38,6 +38,17 @@ class TenantTriggerConfig:
     org_ids: frozenset[str]
     secrets: tuple[str, ...]
 
+    def verify_sender(self, raw_body: bytes, headers: Mapping[str, str]) -> str | None:
+        """The webhook-id to dedupe on. Signature required when the tenant has secrets."""
+        if self.secrets:
+            return signatures.verify(raw_body, headers, self.secrets)
+        webhook_id = headers.get("webhook-id")
+        return webhook_id[:255] if webhook_id else None
+
+    def check_org(self, org_id: str) -> None:
+        if org_id not in self.org_ids:
+            raise OrgNotAllowed(org_id)
+
 
 @dataclass(frozen=True)
 class Acceptance:
@@ -62,6 +73,7 @@ class TriggerConfigCache:
         return await self._cache.get(tenant_id)
 
     def cached(self, tenant_id: int) -> TenantTriggerConfig | None:
+        """The config when cached and fresh: the hot path's hit costs no await."""
         return self._cache.get_cached(tenant_id)
 
     def _load(self, tenant_id: int) -> TenantTriggerConfig:
@@ -85,26 +97,6 @@ class TriggerService:
         self.leases = leases
         self.balances = balances
         self.config = config
-
-    async def config_for(self, tenant_id: int) -> TenantTriggerConfig:
-        """The tenant's orgs and signing secrets (cached; read once per callout). Callers on
-        the hot path try `config.cached` first, which costs no await."""
-        return self.config.cached(tenant_id) or await self.config.get(tenant_id)
-
-    @staticmethod
-    def verify_sender(
-        config: TenantTriggerConfig, raw_body: bytes, headers: Mapping[str, str]
-    ) -> str | None:
-        """The webhook-id to dedupe on. Signature required when the tenant has secrets."""
-        if config.secrets:
-            return signatures.verify(raw_body, headers, config.secrets)
-        webhook_id = headers.get("webhook-id")
-        return webhook_id[:255] if webhook_id else None
-
-    @staticmethod
-    def check_org(config: TenantTriggerConfig, org_id: str) -> None:
-        if org_id not in config.org_ids:
-            raise OrgNotAllowed(org_id)
 
     async def accept(
         self,
