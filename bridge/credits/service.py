@@ -212,10 +212,15 @@ class RemainingCache:
             self._held.clear()
         self._held[tenant_id] = (time.monotonic() + self.ttl, held)
 
+    @staticmethod
+    def _fresh(entries: dict[int, tuple[float, int]], tenant_id: int) -> int | None:
+        hit = entries.get(tenant_id)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     async def sql(self, tenant_id: int) -> int:
-        hit = self._values.get(tenant_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+        hit = self._fresh(self._values, tenant_id)
+        if hit is not None:
+            return hit
         value = await asyncio.to_thread(remaining, self.db, tenant_id)
         self.put(tenant_id, value)
         return value
@@ -232,14 +237,15 @@ class RemainingCache:
         The lease as noted within `ttl` (callouts note it), else read from Redis."""
         if self._held_source is None:
             return sql_remaining
-        hit = self._held.get(tenant_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return sql_remaining + hit[1]
+        hit = self._fresh(self._held, tenant_id)
+        if hit is not None:
+            return sql_remaining + hit
         try:
             return sql_remaining + await self.held(tenant_id)
         except (RedisError, OSError) as exc:  # a reported figure must not fail a paid request
             log.warning("credits.lease_unreadable", error=type(exc).__name__)
-            return sql_remaining + (hit[1] if hit is not None else 0)
+            stale = self._held.get(tenant_id)
+            return sql_remaining + (stale[1] if stale is not None else 0)
 
     async def get(self, tenant_id: int) -> int:
         return await self.with_lease(tenant_id, await self.sql(tenant_id))
@@ -247,11 +253,8 @@ class RemainingCache:
     def fresh(self, tenant_id: int) -> int | None:
         """What `get` answers when it needs no I/O (both parts cached), else None: lets the
         hot path skip awaiting."""
-        now = time.monotonic()
-        value = self._values.get(tenant_id)
-        if value is None or value[0] <= now:
-            return None
-        if self._held_source is None:
-            return value[1]
-        held = self._held.get(tenant_id)
-        return value[1] + held[1] if held is not None and held[0] > now else None
+        value = self._fresh(self._values, tenant_id)
+        if value is None or self._held_source is None:
+            return value
+        held = self._fresh(self._held, tenant_id)
+        return None if held is None else value + held
