@@ -2,18 +2,20 @@
 assignments over each pool's members, conversion and match rates, and per-day counts (by
 action, object, pool and user).
 
-Every figure is one GROUP BY over the tenant's period (index range on tenant + timestamp).
-Days are the tenant's calendar days: PostgreSQL converts with AT TIME ZONE; SQLite, which has
-no time zones, groups by 15-minute UTC slots (every real zone offset is a multiple of 15
-minutes) that Python then folds into local days.
+Every figure comes from a GROUP BY over the tenant's period (index range on tenant +
+timestamp): one by local day, action, object, pool and assigned user, summed into the per-day
+counts, the period's counts and the pools' spread; and one per rate. Days are the tenant's
+calendar days: PostgreSQL converts with AT TIME ZONE; SQLite, which has no time zones, groups
+by 15-minute UTC slots (every real zone offset is a multiple of 15 minutes) that Python then
+folds into local days.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Integer, case, cast, distinct, func, select
@@ -31,13 +33,6 @@ from bridge.logs.models import (
 from bridge.logs.tables import RouteLog
 
 
-def _counts(session: Session, column: Any, where: list[ColumnElement[bool]]) -> dict[str, int]:
-    rows = session.execute(
-        select(column, func.count()).where(*where, column.is_not(None)).group_by(column)
-    )
-    return {str(key): int(n) for key, n in sorted(rows, key=lambda r: (-r[1], str(r[0])))}
-
-
 def _distinct(session: Session, where: list[ColumnElement[bool]]) -> int:
     return int(session.scalar(select(func.count(distinct(RouteLog.object_id))).where(*where)) or 0)
 
@@ -48,8 +43,9 @@ def _rate(numerator: int, denominator: int) -> Rate:
 
 
 @dataclass
-class _Day:
-    """One local day's counts, filled from (action, object, pool, assigned user) groups."""
+class _Counts:
+    """One local day's or the period's counts, filled from (action, object, pool, assigned
+    user) groups."""
 
     by_action: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_object: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -76,66 +72,62 @@ def _by_key(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-# Like the period's by_user: only assignments count for a user (null otherwise, which also
-# keeps the groups few).
+def _ranked(counts: dict[str, int]) -> dict[str, int]:
+    """The period's counts, largest first (ties by key)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# Only assignments count for a user (null otherwise, which also keeps the groups few).
 _ASSIGNED_USER = case((RouteLog.action == "assign", RouteLog.assigned_to), else_=None)
-_DAY_GROUPS = (RouteLog.action, RouteLog.object, RouteLog.pool, _ASSIGNED_USER)
+_GROUPS = (RouteLog.action, RouteLog.object, RouteLog.pool, _ASSIGNED_USER)
+_Group = tuple[date, str, str, str | None, str | None, int]
 
 
-def _per_day(session: Session, where: list[ColumnElement[bool]], zone: str) -> dict[date, _Day]:
-    days: dict[date, _Day] = defaultdict(_Day)
+def _groups(session: Session, where: list[ColumnElement[bool]], zone: str) -> Iterator[_Group]:
+    """(local day, action, object, pool, assigned user, count) groups of the period."""
     if session.get_bind().dialect.name == "postgresql":
         local_day = func.date(func.timezone(zone, RouteLog.timestamp))
         rows = session.execute(
-            select(local_day, *_DAY_GROUPS, func.count())
-            .where(*where)
-            .group_by(local_day, *_DAY_GROUPS)
+            select(local_day, *_GROUPS, func.count()).where(*where).group_by(local_day, *_GROUPS)
         )
         for day, action, sobject, pool, user, n in rows:
-            days[day].add(action, sobject, pool, user, int(n))
-        return days
+            yield day, action, sobject, pool, user, int(n)
+        return
     tz = ZoneInfo(zone)
     hour = func.strftime("%Y-%m-%d %H", RouteLog.timestamp)
     quarter = cast(func.strftime("%M", RouteLog.timestamp), Integer) / 15
     rows = session.execute(
-        select(hour, quarter, *_DAY_GROUPS, func.count())
+        select(hour, quarter, *_GROUPS, func.count())
         .where(*where)
-        .group_by(hour, quarter, *_DAY_GROUPS)
+        .group_by(hour, quarter, *_GROUPS)
     )
     for hour_text, slot, action, sobject, pool, user, n in rows:
         start = datetime.strptime(hour_text, "%Y-%m-%d %H").replace(
             minute=int(slot) * 15, tzinfo=UTC
         )
-        days[start.astimezone(tz).date()].add(action, sobject, pool, user, int(n))
-    return days
+        yield start.astimezone(tz).date(), action, sobject, pool, user, int(n)
 
 
 def statistics(db: Database, where: ExportFilter, zone: str) -> LogStatsResponse:
     clauses = where.clauses()
+    period = _Counts()
+    days: dict[date, _Counts] = defaultdict(_Counts)
+    pools: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with db.session() as session:
-        by_action = _counts(session, RouteLog.action, clauses)
-        by_object = _counts(session, RouteLog.object, clauses)
-        by_pool = _counts(session, RouteLog.pool, clauses)
-        assigned = [*clauses, RouteLog.action == "assign"]
-        by_user = _counts(session, RouteLog.assigned_to, assigned)
-        spread = session.execute(
-            select(RouteLog.pool, RouteLog.assigned_to, func.count())
-            .where(*assigned, RouteLog.pool.is_not(None), RouteLog.assigned_to.is_not(None))
-            .group_by(RouteLog.pool, RouteLog.assigned_to)
-        )
-        pools: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for pool, member, n in spread:
-            pools[pool].append((member, int(n)))
+        for day, action, sobject, pool, user, n in _groups(session, clauses, zone):
+            days[day].add(action, sobject, pool, user, n)
+            period.add(action, sobject, pool, user, n)
+            if pool is not None and user is not None:  # an assignment within a pool
+                pools[pool][user] += n
         leads = [*clauses, RouteLog.object == "Lead"]
         converted = _distinct(session, [*leads, RouteLog.action == "convert"])
         leads_seen = _distinct(session, leads)
         matched = _distinct(session, [*clauses, RouteLog.action == "match"])
         seen = _distinct(session, clauses)
-        days = _per_day(session, clauses, zone)
     assignments = []
     for pool in sorted(pools):
-        total = sum(n for _, n in pools[pool])
-        members = sorted(pools[pool], key=lambda m: (-m[1], m[0]))
+        total = sum(pools[pool].values())
+        members = sorted(pools[pool].items(), key=lambda m: (-m[1], m[0]))
         assignments.append(
             PoolDistribution(
                 pool=pool,
@@ -150,11 +142,11 @@ def statistics(db: Database, where: ExportFilter, zone: str) -> LogStatsResponse
         from_=where.start,
         to=where.end,
         timezone=zone,
-        total=sum(by_action.values()),
-        by_action=by_action,
-        by_object=by_object,
-        by_pool=by_pool,
-        by_user=by_user,
+        total=sum(period.by_action.values()),
+        by_action=_ranked(period.by_action),
+        by_object=_ranked(period.by_object),
+        by_pool=_ranked(period.by_pool),
+        by_user=_ranked(period.by_user),
         assignments=assignments,
         conversion_rate=_rate(converted, leads_seen),
         match_rate=_rate(matched, seen),
