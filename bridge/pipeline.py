@@ -198,7 +198,23 @@ class Pipeline:
         result.skipped_already_processed = len(claim.processed)
         result.skipped_in_flight = len(claim.in_flight)
         if claim.mine:
-            done = self._run_claimed(batch, claim.mine, items, result, final_attempt, claimant)
+            count_key = _count_key(batch.tenant_id, batch.object)
+            try:
+                done = self._run(batch, claim.mine, items, result, final_attempt)
+            except BaseException:
+                # Let go of every claim so the versions can be taken again.
+                try:
+                    versions.finish(self.redis, batch.tenant_id, claimant=claimant, done=[],
+                                    release=claim.mine, count_key=count_key)  # fmt: skip
+                except redis.RedisError as exc:  # the claims expire; the run's error matters more
+                    log.warning("pipeline.claims_not_released", error=type(exc).__name__)
+                raise
+            # Mark the done versions processed and release the rest (still pending) for a retry.
+            done_ids = {r["Id"] for r in done}
+            versions.finish(
+                self.redis, batch.tenant_id, claimant=claimant, done=done,
+                release=[r for r in claim.mine if r["Id"] not in done_ids], count_key=count_key,
+            )  # fmt: skip
             result.processed = len(done)
             result.processed_ids = [r["Id"] for r in done]
         log.info(
@@ -227,37 +243,6 @@ class Pipeline:
                 f"{result.pending} record(s) locked; batch retried later", operation="update"
             )
         return result
-
-    def _run_claimed(
-        self,
-        batch: Batch,
-        fresh: list[Mapping[str, Any]],
-        items: Mapping[str, BatchItem],
-        result: BatchResult,
-        final_attempt: bool,
-        claimant: str,
-    ) -> list[Mapping[str, Any]]:
-        """Run the claimed versions; mark the done ones processed and release every claim, so
-        the versions still pending (or all of them, if the run fails) can be taken again."""
-        try:
-            done = self._run(batch, fresh, items, result, final_attempt)
-        except BaseException:
-            try:
-                versions.finish(self.redis, batch.tenant_id, claimant=claimant, done=[],
-                                release=fresh, count_key=self._count_key(batch))  # fmt: skip
-            except redis.RedisError as exc:  # the claims expire; the run's error matters more
-                log.warning("pipeline.claims_not_released", error=type(exc).__name__)
-            raise
-        done_ids = {r["Id"] for r in done}
-        versions.finish(
-            self.redis, batch.tenant_id, claimant=claimant, done=done,
-            release=[r for r in fresh if r["Id"] not in done_ids], count_key=self._count_key(batch),
-        )  # fmt: skip
-        return done
-
-    @staticmethod
-    def _count_key(batch: Batch) -> str:
-        return f"{PROCESSED_PREFIX}{batch.tenant_id}:{batch.object}"
 
     def _run(
         self,
@@ -349,6 +334,10 @@ def _origins(items: Mapping[str, BatchItem]) -> dict[str, Origin]:
     }
 
 
+def _count_key(tenant_id: int, sobject: str) -> str:
+    return f"{PROCESSED_PREFIX}{tenant_id}:{sobject}"
+
+
 def processed_count(client: redis.Redis, tenant_id: int, sobject: str) -> int:
-    value = client.get(f"{PROCESSED_PREFIX}{tenant_id}:{sobject}")
+    value = client.get(_count_key(tenant_id, sobject))
     return int(value or 0)
