@@ -206,7 +206,7 @@ async def test_guide_vector_bytes_accepted_and_a_second_edit_is_not_a_retry(
     client, tenant, db, settings, monkeypatch
 ) -> None:
     """The guide's trigger vector posted as printed: its body bytes and all three headers.
-    Fixed clock, not re-signing: the 300 s window is pinned just after the vector's
+    Fixed clock, not re-signing: the library's 300 s window is pinned just after the vector's
     timestamp, so the printed signature itself is what the API verifies. A redelivery of the
     same event (same id) is free; an identical later edit (new EventUuid) is processed."""
     v = trigger_vector()

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import random
 import re
 import time
 import uuid
@@ -18,7 +17,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from standardwebhooks import webhooks
 
 from bridge.salesforce.ids import to_18
-from bridge.triggers import signatures
 from bridge.triggers.models import TriggerRequest
 from bridge.triggers.signatures import InvalidSignature, sign, verify
 
@@ -41,10 +39,8 @@ def trigger_vector() -> dict[str, str]:
 
 
 def frozen_clock(monkeypatch: pytest.MonkeyPatch, timestamp: int) -> None:
-    """Pin the clock the 300 s window is checked against, ours (`signatures.clock`) and the
-    standardwebhooks package's (it reads `datetime.now` and takes no `now` argument), so a
-    printed vector verifies as printed and both can be compared at a fixed time."""
-    monkeypatch.setattr(signatures, "clock", lambda: float(timestamp))
+    """Pin the clock standardwebhooks checks the 300 s window against (it reads
+    `datetime.now` and takes no `now` argument), so a vector verifies as printed."""
 
     class Frozen(datetime):
         @classmethod
@@ -97,7 +93,7 @@ def test_trigger_payload_vector_is_what_the_apex_sends() -> None:
     assert sign(v["body"].encode(), v["secret"], v["webhook-id"], ts) == v["webhook-signature"]
 
 
-def test_trigger_payload_vector_verifies_as_printed() -> None:
+def test_trigger_payload_vector_verifies_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The receiver's own `verify` accepts the printed headers unchanged, with the 300 s
     window anchored at the vector's timestamp; the same bytes are stale at any real time."""
     v = trigger_vector()
@@ -105,10 +101,10 @@ def test_trigger_payload_vector_verifies_as_printed() -> None:
     raw = v["body"].encode()
     with pytest.raises(InvalidSignature, match="old"):
         verify(raw, headers, [v["secret"]])
-    now = int(v["webhook-timestamp"]) + 299
-    assert verify(raw, headers, [OTHER, v["secret"]], now=now) == v["webhook-id"]
+    frozen_clock(monkeypatch, int(v["webhook-timestamp"]) + 299)
+    assert verify(raw, headers, [OTHER, v["secret"]]) == v["webhook-id"]
     with pytest.raises(InvalidSignature):
-        verify(raw.replace(b"after_update", b"after_insert"), headers, [v["secret"]], now=now)
+        verify(raw.replace(b"after_update", b"after_insert"), headers, [v["secret"]])
 
 
 def test_guide_apex_uses_the_event_uuid_not_the_body_as_webhook_id() -> None:
@@ -171,57 +167,6 @@ def test_non_utf8_body_is_refused_not_crashing() -> None:
 
 def test_case_insensitive_headers_as_aiohttp_gives_them() -> None:
     h = CIMultiDict({k.title(): v for k, v in headers().items()})
+    h["Authorization"] = "Bearer not-signed"
     assert verify(BODY, CIMultiDictProxy(h), [SECRET]) == "msg_1"
     assert verify(BODY, {k.upper(): v for k, v in headers().items()}, [SECRET]) == "msg_1"
-
-
-def _library_accepts(body: bytes, h: dict[str, str], secrets: list[str]) -> bool:
-    for secret in secrets:
-        try:
-            webhooks.Webhook(secret).verify(body, h, json_parse=False)
-            return True
-        except (webhooks.WebhookVerificationError, ValueError, TypeError, UnicodeDecodeError):
-            continue
-    return False
-
-
-def test_same_verdicts_as_the_standardwebhooks_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hand-rolled hot-path check must agree with the package on every kind of input:
-    valid, rotated, several signatures, forged, tampered, stale, future, fractional or
-    garbage timestamps, unknown versions, malformed headers and non-UTF-8 bodies."""
-    rng = random.Random(7)
-    now = 1_700_000_000
-    frozen_clock(monkeypatch, now)
-    secrets = [SECRET, OTHER, "whsec_" + base64.b64encode(b"k" * 24).decode()]
-    bodies = [BODY, b"{}", b'{"ids":["00Q5g000000001A"]}', '{"é":1}'.encode()]
-    cases = 0
-    for _ in range(400):
-        body = rng.choice(bodies)
-        signer = rng.choice(secrets)
-        ts = now + rng.choice([0, -299, 299, -301, 301, -5000, 17])
-        h = headers(body, signer, ts, wid=f"msg_{rng.randrange(10**6)}")
-        roll = rng.random()
-        if roll < 0.1:
-            h["webhook-timestamp"] = rng.choice(["yesterday", "", "nan", "inf", f"{ts}.75"])
-        elif roll < 0.2:
-            h["webhook-signature"] = rng.choice(
-                ["v1,AAAA", "garbage", "v2," + h["webhook-signature"][3:], "v1,%%%", ""]
-            )
-        elif roll < 0.3:
-            h["webhook-signature"] = "v1,bm90IGl0 " + h["webhook-signature"]
-        elif roll < 0.4:
-            body = body + b" "
-        elif roll < 0.45:
-            body = b"\xff" + body
-        elif roll < 0.5:
-            h.pop(rng.choice(list(h)))
-        trusted = rng.sample(secrets, rng.randint(1, 2))
-        expected = _library_accepts(body, h, trusted)
-        try:
-            verify(body, h, trusted, now=now)
-            ours = True
-        except InvalidSignature:
-            ours = False
-        assert ours == expected, (body, h, trusted)
-        cases += expected
-    assert 50 < cases < 350  # both verdicts were exercised
