@@ -59,23 +59,25 @@ async def charge(
         spent = await adebit(
             request.app[DB], caller.tenant_id, amount, name, tags,
             request_id=request.get(REQUEST_ID),
-        )
+        )  # fmt: skip
     except InsufficientCredits as exc:
-        await _note(request, caller.tenant_id, exc.remaining)
+        await note_remaining(request, caller.tenant_id, exc.remaining)
         # The body keeps the SQL balance: credits parked in the ingest lease cannot pay this.
         raise insufficient(exc) from None
-    return replace(spent, remaining=await _note(request, caller.tenant_id, spent.remaining))
+    return await note_debit(request, spent)
 
 
 async def refund_charge(request: web.Request, spent: Debit) -> int:
     if spent.amount == 0:  # nothing to give back; `remaining` is already as reported
         return spent.remaining
     remaining = await arefund(request.app[DB], spent)
-    return await _note(request, spent.tenant_id, remaining)
+    return await note_remaining(request, spent.tenant_id, remaining)
 
 
-async def _note(request: web.Request, tenant_id: int, sql_remaining: int) -> int:
-    """Cache the SQL balance; report (and return) it with the tenant's ingest lease."""
+async def note_remaining(request: web.Request, tenant_id: int, sql_remaining: int) -> int:
+    """Cache the SQL balance; report (and return) it with the tenant's ingest lease. `charge`
+    and `refund_charge` do this; a handler whose service debits on its own calls it (or
+    `note_debit`) with the balance the service saw."""
     cache = request.app[CREDITS_CACHE]
     cache.put(tenant_id, sql_remaining)
     request[CREDITS_REMAINING] = reported = await cache.with_lease(tenant_id, sql_remaining)
@@ -84,7 +86,7 @@ async def _note(request: web.Request, tenant_id: int, sql_remaining: int) -> int
 
 async def note_debit(request: web.Request, spent: Debit) -> Debit:
     """For services that debit on their own (forms, workflows): the same reporting as `charge`."""
-    return replace(spent, remaining=await _note(request, spent.tenant_id, spent.remaining))
+    return replace(spent, remaining=await note_remaining(request, spent.tenant_id, spent.remaining))
 
 
 async def add_credits_header(request: web.Request, response: web.StreamResponse) -> None:

@@ -13,7 +13,7 @@ from bridge.credits.batcher import DebitBatcher
 from bridge.credits.service import InsufficientCredits
 from bridge.web.appkeys import DB, REDIS, SETTINGS
 from bridge.web.auth import principal
-from bridge.web.charging import CREDITS_CACHE, CREDITS_REMAINING, insufficient
+from bridge.web.charging import insufficient, note_remaining
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 from bridge.web.request_id import REQUEST_ID
@@ -93,8 +93,7 @@ async def trigger(request: web.Request) -> web.Response:
         )  # fmt: skip
     except InsufficientCredits as exc:
         raise insufficient(exc) from None
-    remaining = await request.app[CREDITS_CACHE].with_lease(tenant_id, accepted.credits_remaining)
-    request[CREDITS_REMAINING] = remaining
+    remaining = await note_remaining(request, tenant_id, accepted.credits_remaining)
     return json_model(WorkflowTriggerResponse(
         **{**answer, "cached": accepted.duplicate},
         processing_time_ms=round((time.perf_counter() - started) * 1000),

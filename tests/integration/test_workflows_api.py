@@ -100,6 +100,9 @@ async def test_trigger_is_queued_charged_and_deduplicated(client, tenant, db) ->
     assert first["status"] == "queued" and first["workflow_id"] == "lead_intake"
     assert first["credits_consumed"] == 4 and first["credits_remaining"] == 96  # 1 + 2 + 1
     assert first["cached"] is False and first["enrichment_job_id"]
+    job_url = f"/v1/workflows/jobs/{first['enrichment_job_id']}"
+    seen = await client.get(job_url, headers=tenant["auth"])
+    assert seen.headers["X-Credits-Remaining"] == "96"
     again = await (await client.post("/v1/workflows/lead_intake/trigger", json=lead("x@y.io"),
                                      headers=headers)).json()  # fmt: skip
     assert again["cached"] is True and again["credits_consumed"] == 0
@@ -108,14 +111,15 @@ async def test_trigger_is_queued_charged_and_deduplicated(client, tenant, db) ->
     third = await (await client.post("/v1/workflows/lead_intake/trigger", json=no_enrich,
                                      headers=tenant["auth"])).json()  # fmt: skip
     assert third["credits_consumed"] == 2
-    job = await client.get(f"/v1/workflows/jobs/{first['enrichment_job_id']}",
-                           headers=tenant["auth"])  # fmt: skip
+    job = await client.get(job_url, headers=tenant["auth"])
+    # The trigger's balance went into the per-process cache, so an unpaid request agrees at
+    # once rather than showing the balance it cached before the trigger.
+    assert job.headers["X-Credits-Remaining"] == str(third["credits_remaining"]) == "94"
     data = await job.json()
     assert data["status"] == "queued" and [s["name"] for s in data["steps"]] == [
         "enrich", "match", "push_salesforce", "assign"]  # fmt: skip
     stranger = tenants.create_key(db, "globex")
-    hidden = await client.get(f"/v1/workflows/jobs/{first['enrichment_job_id']}",
-                              headers={"Authorization": f"Bearer {stranger.key}"})  # fmt: skip
+    hidden = await client.get(job_url, headers={"Authorization": f"Bearer {stranger.key}"})
     assert hidden.status == 404  # another tenant's job does not exist for you
 
 
