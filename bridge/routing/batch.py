@@ -125,14 +125,14 @@ class BatchAssigner:
                     )  # fmt: skip
                     continue
                 try:
-                    written = self.service.record_assign(
+                    twin = self.service.record_assign(
                         session, self.tenant_id, self.sobject, pick, prev_owner=prev,
                         reason=reason, request_id=request_id,
                     )  # fmt: skip
                 except AssignmentNotLogged as exc:  # the owner is written, the log is not
                     self.outcome.failed[pick.record_id] = f"route log refused ({exc.reason})"
                     continue
-                if written:
+                if twin is None:
                     self.outcome.assigned.append(assignment(self.sobject, pick, prev))
                 else:  # a concurrent assign logged this replayed pick after logged() ran
                     done = assignment(self.sobject, replace(pick, cached=True), prev)

@@ -309,36 +309,24 @@ class RoutingService:
         )
 
     def record_assign(
-        self,
-        session: Session,
-        tenant_id: int,
-        sobject: str,
-        pick: Pick,
-        *,
-        prev_owner: str | None,
-        reason: str | None = None,
-        idempotency_key: str | None = None,
-        request_id: str | None = None,
-    ) -> bool:
-        """The assign route log of one pick in a savepoint of the caller's transaction.
+        self, session: Session, tenant_id: int, sobject: str, pick: Pick, **options: Any
+    ) -> RouteLog | None:
+        """`record()` of an assign (same keywords) in a savepoint of the caller's transaction.
 
-        False when this record's pick already has its assign log (a concurrent request logged
-        the same replayed pick first; the partial unique index refuses a second). Raises
-        AssignmentNotLogged when the refusal is anything else (the sequence is logged for
-        another record, another constraint). Either way only this row is rolled back, never
-        the caller's other logs.
+        None when written. The twin's row when this record's pick already has its assign log
+        (a concurrent request logged the same replayed pick first; the partial unique index
+        refuses a second). Raises AssignmentNotLogged when the refusal is anything else (the
+        sequence is logged for another record, another constraint). Either way only this row
+        is rolled back, never the caller's other logs.
         """
         try:
             with session.begin_nested():
-                self.record(
-                    session, tenant_id, sobject, pick, prev_owner=prev_owner, reason=reason,
-                    idempotency_key=idempotency_key, request_id=request_id,
-                )  # fmt: skip
+                self.record(session, tenant_id, sobject, pick, **options)
         except IntegrityError:
-            _check_twin_logged(_assign_row(session, tenant_id, pick), sobject, pick)
+            twin = _twin_row(session, tenant_id, sobject, pick)
             log.info("routing.assign_already_logged", pool=pick.pool, sequence=pick.sequence)
-            return False
-        return True
+            return twin
+        return None
 
     def logged(self, tenant_id: int, sobject: str, pool: str, picks: Iterable[Pick]) -> set[str]:
         """Record ids whose pick already has its assign route log (the work was completed)."""
@@ -439,32 +427,22 @@ class RoutingService:
                         continue
                     message = "; ".join(e.message for e in result.errors) or "update failed"
                     raise OwnerNotWritten(record_id, codes(result), message)
-            try:
-                with self.db.session() as session:
-                    self.record(
-                        session, tenant_id, sobject, pick, prev_owner=prev,
-                        reason=_reason(reset, "round_robin"), idempotency_key=idempotency_key,
-                        request_id=request_id,
-                    )  # fmt: skip
-            except IntegrityError:
+            with self.db.session() as session:
+                twin = self.record_assign(
+                    session, tenant_id, sobject, pick, prev_owner=prev,
+                    reason=_reason(reset, "round_robin"), idempotency_key=idempotency_key,
+                    request_id=request_id,
+                )  # fmt: skip
+            if twin is not None:
                 # A concurrent assign of this record replayed the same pick and logged it
                 # first (one assign per pool sequence): its assignment is the answer.
-                return self._logged_assignment(tenant_id, sobject, pick)
+                return replace(done, assigned_to=str(twin.assigned_to), timestamp=twin.timestamp,
+                               cached=True, prev_owner=twin.prev_owner)  # fmt: skip
             # This call completed the assignment (also a replayed pick nobody had logged yet:
             # a concurrent twin, or a retry after a crash): it is not cached, so it is the one
             # charged; the twin that loses the log insert answers cached.
             return replace(done, cached=False)
         raise NoMemberAvailable(pool, "nobody", {"inactive": len(refused)})
-
-    def _logged_assignment(self, tenant_id: int, sobject: str, pick: Pick) -> Assignment:
-        """The concurrent request's logged assignment of this pick, after our log insert was
-        refused. Raises AssignmentNotLogged (a 409, never a 500) when the refusal was not that."""
-        with self.db.read() as session:
-            row = _check_twin_logged(_assign_row(session, tenant_id, pick), sobject, pick)
-        return Assignment(
-            pick.pool, sobject, pick.record_id, str(row.assigned_to), pick.sequence,
-            row.timestamp, pick.pool_size, True, row.prev_owner,
-        )  # fmt: skip
 
     def _log_refusal(
         self, tenant_id: int, sobject: str, pick: Pick, prev: str | None, request_id: str | None
@@ -499,19 +477,16 @@ class RoutingService:
         return self._sf().update(sobject, body)  # sObject Collections: one call per 200
 
 
-def _assign_row(session: Session, tenant_id: int, pick: Pick) -> RouteLog | None:
-    """The assign log holding this pick's pool sequence (at most one: the unique index)."""
-    return session.scalars(
+def _twin_row(session: Session, tenant_id: int, sobject: str, pick: Pick) -> RouteLog:
+    """The assign log holding this pick's pool sequence (at most one: the unique index) when
+    it is this record's (a concurrent twin logged it); else the log was refused for another
+    reason: AssignmentNotLogged (a 409 over HTTP, never a 500)."""
+    row = session.scalars(
         select(RouteLog).where(
             RouteLog.tenant_id == tenant_id, RouteLog.pool == pick.pool,
             RouteLog.sequence == pick.sequence, RouteLog.action == "assign",
         )
     ).one_or_none()  # fmt: skip
-
-
-def _check_twin_logged(row: RouteLog | None, sobject: str, pick: Pick) -> RouteLog:
-    """`row` when it is this record's pick (a concurrent twin logged it); else the log was
-    refused for another reason: AssignmentNotLogged (a 409 over HTTP, never a 500)."""
     if row is None or (row.object, row.object_id) != (sobject, pick.record_id):
         reason = "log_refused" if row is None else "sequence_taken"
         log.warning("routing.assign_not_logged", pool=pick.pool, sequence=pick.sequence,
