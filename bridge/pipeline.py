@@ -29,7 +29,6 @@ from bridge.writeback.changes import Proposal, Proposals, RecordChange, plan
 from bridge.writeback.outcomes import Failure, Origin, record_outcomes
 from bridge.writeback.policy import FieldMapping
 from bridge.writeback.writer import RecordWriter, write
-from config.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +39,10 @@ PROCESSED_PREFIX = "bridge:pipeline:processed:"
 # reads it, and the loop guard lets it through because its last modifier is not the bridge.)
 ECHO_PREFIX = "bridge:pipeline:echo:"
 ECHO_TTL_SECONDS = 300
+# A batch's claim on its versions must outlive the batch: a task is killed at the hard time
+# limit, so twice that (the default limit is 900 s; `build_pipeline` passes the configured
+# one); a claim left by a dead worker expires after it.
+CLAIM_TTL_SECONDS = 2 * 900
 
 
 class RecordSource(Protocol):
@@ -133,7 +136,7 @@ class Pipeline:
         write_back: Mapping[str, Mapping[str, FieldMapping]] | None = None,
         writer: RecordWriter | None = None,
         db: Database | None = None,
-        claim_ttl_seconds: int | None = None,
+        claim_ttl_seconds: int = CLAIM_TTL_SECONDS,
     ) -> None:
         self.source = source
         self.redis = client
@@ -145,9 +148,7 @@ class Pipeline:
         self.write_back = {k: dict(v) for k, v in (write_back or {}).items()}
         self.writer = writer if writer is not None else _writer_of(source)
         self.db = db
-        # A batch's claim on its versions must outlive the batch: a task is killed at the hard
-        # time limit, so twice that; a claim left by a dead worker expires after it.
-        self.claim_ttl_seconds = claim_ttl_seconds or 2 * get_settings().task_time_limit
+        self.claim_ttl_seconds = claim_ttl_seconds
 
     @property
     def steps(self) -> dict[str, list[Step]]:

@@ -326,4 +326,5 @@ def build_pipeline(config: PipelineConfig, deps: StepDeps) -> Any:
         steps=stages,
         write_back={sobject: obj.mappings() for sobject, obj in config.objects.items()},
         db=deps.db,
+        claim_ttl_seconds=2 * deps.settings.task_time_limit,
     )

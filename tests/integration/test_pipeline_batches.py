@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from bridge.pipeline import BatchContext, Pipeline, processed_count
+from bridge.pipeline import CLAIM_TTL_SECONDS, BatchContext, Pipeline, processed_count
 from bridge.salesforce.gateway import SalesforceGateway
 from bridge.triggers.dispatcher import Batch, BatchItem
 from config.settings import Settings
@@ -137,7 +137,7 @@ class KillsItsProcess:
         os.kill(os.getpid(), signal.SIGKILL)  # a worker killed mid-batch
 
 
-def _dying_batch(sf: Settings, lead: str, claimant: str | None, ttl: int | None) -> None:
+def _dying_batch(sf: Settings, lead: str, claimant: str | None, ttl: int) -> None:
     gw = SalesforceGateway.from_settings(sf)
     client = redis.Redis.from_url(sf.redis_url)
     Pipeline(gw, client, integration_user_id=gw.integration_user_id,
@@ -145,7 +145,9 @@ def _dying_batch(sf: Settings, lead: str, claimant: str | None, ttl: int | None)
              ).process(batch("Lead", [lead]), claimant=claimant)  # fmt: skip
 
 
-def _die_mid_batch(sf: Settings, lead: str, claimant: str | None, ttl: int | None) -> float:
+def _die_mid_batch(
+    sf: Settings, lead: str, claimant: str | None, ttl: int = CLAIM_TTL_SECONDS
+) -> float:
     """A worker process that claims the lead's version and is SIGKILLed in the step; returns
     when it died (its claim was taken before)."""
     child = multiprocessing.get_context("fork").Process(
@@ -164,7 +166,7 @@ def test_a_claim_left_by_a_killed_batch_blocks_no_redelivery(sandbox, settings, 
     step = Recording()
     pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
                         steps={"Lead": [step]})  # fmt: skip
-    _die_mid_batch(sf, lead, "task-1", ttl=None)
+    _die_mid_batch(sf, lead, "task-1")
     # Another batch (a poll) leaves the version to its claimer, whose task comes back ...
     other = pipeline.process(batch("Lead", [lead], "poll"), claimant="task-2")
     assert other.skipped_in_flight == 1 and step.runs == []
@@ -191,7 +193,7 @@ def test_a_redelivered_message_takes_its_claim_back_without_a_task_id(
     step = Recording()
     pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
                         steps={"Lead": [step]})  # fmt: skip
-    _die_mid_batch(with_sandbox(settings, sandbox), lead, None, ttl=None)
+    _die_mid_batch(with_sandbox(settings, sandbox), lead, None)
     assert pipeline.process(batch("Lead", [lead], "poll")).skipped_in_flight == 1
     assert pipeline.process(batch("Lead", [lead])).processed_ids == [lead]
     assert step.runs == [lead]

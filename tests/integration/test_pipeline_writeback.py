@@ -58,9 +58,10 @@ def env(sandbox: Any, settings: Settings, upstream: UpstreamServer, db: Database
     )
     client = redis.Redis.from_url(cfg.redis_url)
 
-    def build(config_path: Path | None = None) -> Pipeline:
+    def build(config_path: Path | None = None, **overrides: Any) -> Pipeline:
         config = load(config_path)
-        pipeline: Pipeline = build_pipeline(config, StepDeps(cfg, gateway, client, db, config))
+        deps = StepDeps(cfg.model_copy(update=overrides), gateway, client, db, config)
+        pipeline: Pipeline = build_pipeline(config, deps)
         return pipeline
 
     env = type("Env", (), {"gateway": gateway, "redis": client, "build": build, "sbx": sandbox})
@@ -284,6 +285,11 @@ def test_eu_lead_is_not_sent_to_a_non_gdpr_safe_upstream(env, tenant_id, upstrea
     rows = leads(env.sbx, [hans, ida])
     assert rows[hans]["Title"] is None and rows[hans]["Phone"] == "+49301234567"
     assert rows[ida]["Title"] == "VP Sales"
+
+
+def test_a_batch_holds_its_claims_twice_the_configured_task_time_limit(env) -> None:
+    # A task is killed at its hard limit; its claims must not expire while it still runs.
+    assert env.build(task_time_limit=60).claim_ttl_seconds == 120
 
 
 def test_config_is_checked_against_the_org_and_the_step_registry(env, tmp_path) -> None:
