@@ -14,7 +14,7 @@ does not block the version for good.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,9 @@ end
 # KEYS: per version its processed key then its claim key. ARGV: claimant, claim TTL (ms),
 # force ("1": ignore the processed mark and other claims), then the versions' stamps.
 # Returns per version 0 claimed by this claimant, 1 already processed, 2 claimed by another.
-_CLAIM = _COVERS + """
+_CLAIM = (
+    _COVERS
+    + """
 local claimant, ttl, force = ARGV[1], ARGV[2], ARGV[3] == '1'
 local out = {}
 for i = 4, #ARGV do
@@ -58,10 +60,13 @@ for i = 4, #ARGV do
 end
 return out
 """
+)
 
 # KEYS: a counter of versions processed, the processed keys of the versions done, then the
 # claim keys of all versions to let go. ARGV: claimant, processed TTL (s), number done, stamps.
-_FINISH = _COVERS + """
+_FINISH = (
+    _COVERS
+    + """
 local claimant, ttl, done = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for i = 1, done do
   local marked = redis.call('GET', KEYS[1 + i])
@@ -79,6 +84,7 @@ if done > 0 then
 end
 return done
 """
+)
 
 
 def _key(tenant_id: int, record_id: str) -> str:
@@ -105,15 +111,6 @@ def unprocessed(
         for r, stamp in zip(records, seen, strict=True)
         if stamp is None or stamp.decode() != _stamp(r)
     ]
-
-
-def mark_processed(
-    client: redis.Redis, tenant_id: int, records: Iterable[Mapping[str, Any]]
-) -> None:
-    with client.pipeline(transaction=False) as pipe:
-        for r in records:
-            pipe.set(_key(tenant_id, r["Id"]), _stamp(r), ex=TTL_SECONDS)
-        pipe.execute()
 
 
 @dataclass

@@ -105,7 +105,7 @@ def test_loop_guard_processed_versions_and_deletes_are_skipped(
     gone = sandbox.create("Account", {"Name": "Deleted"}, as_user=human)
     sandbox.salesforce().Account.delete(gone)
     record = gateway.fetch("Account", [seen], ["Id", "SystemModstamp"])[0]
-    versions.mark_processed(client, tenant_id, [record])
+    versions.finish(client, tenant_id, claimant="test", done=[record], count_key="test:count")
     outcome = p.poll(tenant_id, "Account")
     accepted = drain(client)
     assert theirs in accepted and ours not in accepted and seen not in accepted
@@ -114,9 +114,7 @@ def test_loop_guard_processed_versions_and_deletes_are_skipped(
     assert outcome.deleted >= 1
 
 
-def test_backlog_pages_by_2000(
-    sandbox, human, db, client, gateway, tenant_id
-) -> None:
+def test_backlog_pages_by_2000(sandbox, human, db, client, gateway, tenant_id) -> None:
     # Seeded rows are written as the integration user: switch the loop guard off here.
     p = Poller(db, client, gateway, integration_user_id=None, lookback=timedelta(0))
     p.poll(tenant_id, "Lead")
