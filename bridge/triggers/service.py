@@ -56,7 +56,7 @@ class Acceptance:
     ids: int
     credits_consumed: int
     credits_remaining: int
-    rate: tuple[int, int, int] = (-1, 0, 0)  # the rate limit as the first attempt counted it
+    rate: tuple[int, int, int]  # the rate limit as the first attempt counted it
 
 
 class TriggerConfigCache:
@@ -129,7 +129,7 @@ class TriggerService:
         while accepted.status is Status.NEEDS_CREDITS:
             refill = await self.leases.refill(tenant_id, cost)
             if refill is not None:
-                return replace(await self._accept_paid(submission, refill), rate=rate)
+                return await self._accept_paid(submission, refill, rate)
             accepted = await self.intake.accept(submission)  # another callout just refilled
         return await self._answer(submission, accepted, rate)
 
@@ -149,8 +149,10 @@ class TriggerService:
             remaining = await self.balances.get(tenant_id)
         return Acceptance(accepted, ids, cost, remaining, rate)
 
-    async def _accept_paid(self, submission: Submission, refill: Refill) -> Acceptance:
-        tenant_id, cost = submission.tenant_id, submission.cost
+    async def _accept_paid(
+        self, submission: Submission, refill: Refill, rate: tuple[int, int, int]
+    ) -> Acceptance:
+        tenant_id, cost, ids = submission.tenant_id, submission.cost, len(submission.ids)
         self.balances.put(tenant_id, refill.balance)
         self.balances.note_held(tenant_id, refill.held)
         if not refill.ok:
@@ -158,5 +160,5 @@ class TriggerService:
         accepted = await self.intake.accept(replace(submission, cost=0))  # paid by the refill
         if accepted.status is Status.DUPLICATE:  # its twin got in meanwhile: nothing to pay
             await self.leases.give_back(tenant_id, cost)
-            return Acceptance(accepted, len(submission.ids), 0, await self.balances.get(tenant_id))
-        return Acceptance(accepted, len(submission.ids), cost, refill.balance + refill.held)
+            return Acceptance(accepted, ids, 0, await self.balances.get(tenant_id), rate)
+        return Acceptance(accepted, ids, cost, refill.balance + refill.held, rate)
