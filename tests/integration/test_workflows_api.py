@@ -1,5 +1,6 @@
-"""POST /v1/workflows/{id}/trigger through the real app and Redis; the jobs then run by the
-worker's runner against the sandbox (steps in order, retries, audit trail)."""
+"""POST /v1/workflows/{id}/trigger through the real app and Redis (its debit attributed to the
+workflow and run in /v1/credits/usage); the jobs then run by the worker's runner against the
+sandbox (steps in order, retries, audit trail)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,14 @@ def runner(sf_settings: Settings, db: Database) -> Any:
     client.close()
 
 
+async def used(client: TestClient, auth: dict[str, str], **filters: str) -> int:
+    """Credits used (GET /v1/credits/usage) over all time, narrowed by `filters`."""
+    period = {"start_date": "2000-01-01T00:00:00Z", "end_date": "2100-01-01T00:00:00Z"}
+    resp = await client.get("/v1/credits/usage", params={**period, **filters}, headers=auth)
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["credits_used"]
+
+
 def lead(email: str) -> dict[str, Any]:
     return {"record_data": {"FirstName": "Grace", "LastName": "Hopper", "Email": email,
                             "Company": "Navy Labs", "Phone": "202 555 0100",
@@ -93,7 +102,9 @@ async def test_unknown_workflow_is_a_404_in_the_documented_shape(client, tenant)
     assert bad.status == 422 and "record_data" in str(await bad.json())
 
 
-async def test_trigger_is_queued_charged_and_deduplicated(client, tenant, db) -> None:
+async def test_trigger_is_queued_charged_to_its_workflow_and_run_and_deduplicated(
+    client, tenant, db
+) -> None:
     headers = {**tenant["auth"], "Idempotency-Key": "evt-1"}
     first = await (await client.post("/v1/workflows/lead_intake/trigger", json=lead("x@y.io"),
                                      headers=headers)).json()  # fmt: skip
@@ -121,6 +132,19 @@ async def test_trigger_is_queued_charged_and_deduplicated(client, tenant, db) ->
     stranger = tenants.create_key(db, "globex")
     hidden = await client.get(job_url, headers={"Authorization": f"Bearer {stranger.key}"})
     assert hidden.status == 404  # another tenant's job does not exist for you
+    contact = {"record_data": {"LastName": "Lovelace", "Email": "ada@engines.example"}}
+    other = await (await client.post("/v1/workflows/contact_sync/trigger", json=contact,
+                                     headers=tenant["auth"])).json()  # fmt: skip
+    assert other["credits_consumed"] == 1
+    # Each debit is tagged with its workflow and run (the job id); the deduplicated repeat was
+    # debited, then refunded under the same tags, so it nets out.
+    auth, run = tenant["auth"], first["enrichment_job_id"]
+    assert await used(client, auth, workflow_id="lead_intake") == 4 + 2
+    assert await used(client, auth, workflow_id="contact_sync") == 1
+    assert await used(client, auth, workflow_run_id=run) == 4
+    assert await used(client, auth, workflow_id="lead_intake", workflow_run_id=run) == 4
+    assert await used(client, auth, workflow_id="contact_sync", workflow_run_id=run) == 0
+    assert await used(client, auth) == 7
 
 
 async def test_steps_run_in_order_against_the_sandbox_with_a_complete_audit_trail(
