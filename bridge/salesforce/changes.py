@@ -69,7 +69,6 @@ def poll_changes(
     wanted = list(fields) + (["IsDeleted"] if include_deleted else [])
     ts = soql.parse_datetime(watermark_ts) if watermark_ts is not None else None
     last_id = sf_ids.normalize(watermark_id, sobject) if watermark_id else None
-    cursor = soql.field_list([cursor_field], required=())[0]
     size = page_size
     # The query starts after (from_ts, from_id): the watermark, or the end of a window read
     # to its end (nothing unread lies before it, though the watermark stays on the last row).
@@ -78,10 +77,8 @@ def poll_changes(
     width = timedelta(0)  # of the current window
     while True:
         query = soql.changes_since(
-            sobject, wanted, from_ts, from_id, limit=size, cursor_field=cursor_field
+            sobject, wanted, from_ts, from_id, limit=size, cursor_field=cursor_field, until=end
         )
-        if end is not None:
-            query = _before(query, cursor, end)
         try:
             records = list(query_records(query, include_deleted))
         except SalesforceError as exc:
@@ -131,11 +128,3 @@ def _halve_window(
         return None
     half = ((end or datetime.now(UTC)) - start) / 2
     return (start + half, half) if half >= min_window else None
-
-
-def _before(query: str, cursor: str, end: datetime) -> str:
-    """`cursor < :end` added to the keyset query, ahead of its ORDER BY (the keyset condition
-    is parenthesized by `soql.changes_since`, so AND binds as meant)."""
-    head, order = query.rsplit(" ORDER BY ", 1)
-    joiner = " AND " if " WHERE " in head else " WHERE "
-    return f"{head}{joiner}{cursor} < {soql.datetime_literal(end)} ORDER BY {order}"

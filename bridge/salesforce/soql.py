@@ -133,32 +133,41 @@ def changes_since(
     *,
     limit: int | None = MAX_BATCH,
     cursor_field: str = "SystemModstamp",
+    until: datetime | None = None,
 ) -> str:
     """The keyset change query.
 
-    `WHERE SystemModstamp > :ts OR (SystemModstamp = :ts AND Id > :id)
-     ORDER BY SystemModstamp, Id LIMIT :n`
+    `WHERE (SystemModstamp > :ts OR (SystemModstamp = :ts AND Id > :id))
+     [AND SystemModstamp < :until] ORDER BY SystemModstamp, Id LIMIT :n`
 
     Paging on the timestamp alone loops or skips when many rows share a millisecond; the
     (timestamp, id) pair is a total order, so every page starts exactly after the last one.
-    Without an id the timestamp is inclusive (a fresh start from a point in time).
+    Without an id the timestamp is inclusive (a fresh start from a point in time). `until` is
+    an exclusive upper bound on the cursor (a time window, see `changes.poll_changes`).
     """
     cursor = field_list([cursor_field], required=())[0]
     head = select(sobject, field_list(fields, required=("Id", cursor)))
-    where = ""
+    conditions: list[str] = []
     if watermark_ts is not None:
         ts = datetime_literal(parse_datetime(watermark_ts))
         if watermark_id is None:
-            where = format_soql(" WHERE {c:literal} >= {ts:literal}", c=cursor, ts=ts)
+            conditions.append(format_soql("{c:literal} >= {ts:literal}", c=cursor, ts=ts))
         else:
-            where = format_soql(
-                " WHERE ({c:literal} > {ts:literal} OR ({c:literal} = {ts:literal} AND Id > {id}))",
-                c=cursor,
-                ts=ts,
-                id=sf_ids.normalize(watermark_id, sobject),
+            # Parenthesized so a following AND binds to the whole keyset condition.
+            conditions.append(
+                format_soql(
+                    "({c:literal} > {ts:literal} OR ({c:literal} = {ts:literal} AND Id > {id}))",
+                    c=cursor,
+                    ts=ts,
+                    id=sf_ids.normalize(watermark_id, sobject),
+                )
             )
     elif watermark_id is not None:
         raise ValueError("a watermark id needs its timestamp")
+    if until is not None:
+        end = datetime_literal(parse_datetime(until))
+        conditions.append(format_soql("{c:literal} < {end:literal}", c=cursor, end=end))
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
     tail = format_soql(" ORDER BY {c:literal} ASC, Id ASC", c=cursor)
     if limit is not None:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:

@@ -148,3 +148,26 @@ def test_keyset_start_and_full_sync() -> None:
         soql.changes_since("Lead", ["Email"], ts, "001' OR Id != '")
     with pytest.raises(ValueError):
         soql.changes_since("Lead", ["Email"], ts, limit=0)
+
+
+def test_keyset_query_bounded_by_until() -> None:
+    """`until` closes a time window: ANDed after the parenthesized keyset condition (so the
+    OR cannot swallow it), rendered with milliseconds in UTC like the watermark."""
+    ts = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    until = datetime(2024, 1, 2, 5, 4, 5, 9000, tzinfo=timezone(timedelta(hours=2)))
+    query = soql.changes_since("Lead", ["Email"], ts, "00Q000000000000", limit=50, until=until)
+    assert query == (
+        "SELECT Id, SystemModstamp, Email FROM Lead"
+        " WHERE (SystemModstamp > 2024-01-02T03:04:05.678Z"
+        " OR (SystemModstamp = 2024-01-02T03:04:05.678Z AND Id > '00Q000000000000EAA'))"
+        " AND SystemModstamp < 2024-01-02T03:04:05.009Z"
+        " ORDER BY SystemModstamp ASC, Id ASC LIMIT 50"
+    )
+    window = soql.changes_since("Lead", ["Email"], ts, cursor_field="LastModifiedDate", until=ts)
+    assert " WHERE LastModifiedDate >= 2024-01-02T03:04:05.678Z" in window
+    assert " AND LastModifiedDate < 2024-01-02T03:04:05.678Z ORDER BY" in window
+    assert " WHERE SystemModstamp < 2024-01-02T03:04:05.678Z ORDER BY" in soql.changes_since(
+        "Lead", ["Email"], None, until=ts
+    )
+    with pytest.raises(ValueError):
+        soql.changes_since("Lead", ["Email"], ts, until=datetime(2024, 1, 2))  # naive
