@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -166,6 +167,38 @@ def test_upstream_is_asked_once_for_every_field_that_may_reach_it(upstream) -> N
     assert result.value("title") == "Rear Admiral"
     assert len(upstream.seen("person")) == 1 and upstream.seen() == upstream.seen("person")
     assert result.credits == 4
+
+
+def spied(p: Any, asked: list[tuple[str, frozenset[str]]]) -> Any:
+    """`p`, noting in `asked` which fields each of its lookups was about."""
+    lookup = p.lookup
+
+    def spy(subject: Subject, wanted: frozenset[str], budget: int) -> Any:
+        asked.append((p.name, wanted))
+        return lookup(subject, wanted, budget)
+
+    p.lookup = spy
+    return p
+
+
+def test_crossed_orders_ask_the_first_fields_provider_and_accept_in_each_fields_order(
+    upstream,
+) -> None:
+    # No provider comes after the other in both orders: the first pending field's (title's)
+    # upstream is asked first, its one call covering phone too; phone still takes offline's
+    # answer, ahead in its own order (upstream knows another number for her).
+    asked: list[tuple[str, frozenset[str]]] = []
+    providers = [spied(OfflineProvider(), asked), spied(provider(upstream), asked)]
+    crossed = {"title": ("upstream", "offline"), "phone": ("offline", "upstream")}
+    cascade = Cascade(providers, CascadeConfig(order=crossed))
+    record = {**GRACE, "phone": "202-555-0199"}
+    result = cascade.run(Subject.of("person", "00QC", record), ["title", "phone"], 5)
+    assert asked == [("upstream", {"title", "phone"}), ("offline", {"phone"})]
+    assert len(upstream.seen()) == 1 and result.spent_by == {"upstream": 4}
+    assert result.values["title"].provider == "upstream"
+    assert result.value("title") == "Rear Admiral"
+    assert result.values["phone"].provider == "offline"
+    assert result.value("phone") == "+12025550199"
 
 
 def _closed_port_url() -> str:
