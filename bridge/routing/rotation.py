@@ -41,6 +41,7 @@ from typing import Any
 import redis
 
 from bridge.routing.availability import Periods
+from bridge.routing.errors import IdempotencyKeyReused
 
 PREFIX = "bridge:routing:"
 POOL_CAPS = "*"  # the member slot of the pool-wide cap counters
@@ -457,15 +458,19 @@ class Rotation:
     def peek(
         self, tenant_id: int, pool: str, record_id: str, idempotency_key: str | None = None
     ) -> Memo | None:
-        """The earlier assignment a pick would replay, read without picking (a key memo of
-        another record is none of this record's)."""
+        """The earlier assignment a pick would replay, read without picking. Raises
+        IdempotencyKeyReused when the key memo is another record's, as the pick would: the
+        caller refuses before charging or calling Salesforce (the script's own check still
+        guards a key taken meanwhile)."""
         names = [record_key(tenant_id, pool, record_id)]
         if idempotency_key:
             names.insert(0, key_memo_key(tenant_id, pool, idempotency_key))
         for value in self.client.mget(names):
             if value is not None:
                 memo = Memo.decode(value)
-                return memo if memo.record_id in (None, record_id) else None
+                if memo.record_id not in (None, record_id):
+                    raise IdempotencyKeyReused(pool, str(memo.record_id))
+                return memo
         return None
 
     def initialized(self, tenant_id: int, pool: str) -> bool:

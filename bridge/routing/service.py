@@ -373,7 +373,8 @@ class RoutingService:
         """The record's completed earlier assignment in the pool, without touching Salesforce.
 
         Cheap (one Redis read, one indexed SQL read): the endpoint answers retries with it
-        before charging. None when there is none, or it never completed.
+        before charging. None when there is none, or it never completed. Raises
+        IdempotencyKeyReused (before any charge) when the key took another record's pick.
         """
         self.pools.require(tenant_id, pool)
         memo = self.rotation.peek(tenant_id, pool, record_id, idempotency_key)

@@ -14,6 +14,7 @@ from bridge.app import create_app
 from bridge.conversion.api import CONVERSION
 from bridge.conversion.diff import ACCOUNT_FIELDS, CONTACT_FIELDS
 from bridge.credits import service as credits
+from bridge.credits.tables import CreditEntry
 from bridge.db import Database
 from bridge.logs.tables import RouteLog
 from bridge.routing.api import ROUTING
@@ -99,6 +100,12 @@ def logs(db: Database, tenant_id: int) -> list[RouteLog]:
     with db.session() as session:
         query = session.query(RouteLog).filter(RouteLog.tenant_id == tenant_id)
         return list(query.order_by(RouteLog.id))
+
+
+def ledger(db: Database, tenant_id: int) -> list[tuple[str, int, str]]:
+    with db.session() as session:
+        query = session.query(CreditEntry).filter(CreditEntry.tenant_id == tenant_id)
+        return [(e.kind, e.amount, e.endpoint) for e in query.order_by(CreditEntry.id)]
 
 
 async def convert(client: TestClient, tenant: dict[str, Any], body: dict[str, Any],
@@ -450,6 +457,7 @@ async def test_idempotency_key_of_a_pick_is_tied_to_its_lead(
     assert status == 200 and data["owner_id"] == a, data
     other = sandbox.create("Lead", {"LastName": f"Other{tag}", "Company": f"Other{tag}"})
     before = lead_state(gateway, other)["OwnerId"]
+    entries = ledger(db, tenant["tenant_id"])
     resp = await client.post(
         "/v1/routing/assign", headers=auth(tenant, **key),
         json={"object": "lead", "sf_id": other, "pool": "converters"},
@@ -459,7 +467,9 @@ async def test_idempotency_key_of_a_pick_is_tied_to_its_lead(
     assert data["detail"][0]["type"] == "idempotency_key_reused"
     assert data["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert lead_state(gateway, other)["OwnerId"] == before  # nothing written
-    assert credits.remaining(db, tenant["tenant_id"]) == 996  # the assign was refunded
+    # Refused before charging: no debit and refund pair for the assign.
+    assert ledger(db, tenant["tenant_id"]) == entries
+    assert credits.remaining(db, tenant["tenant_id"]) == 996
     resp = await client.get("/v1/routing/pools/converters", headers=auth(tenant))
     assert (await resp.json())["sequence"] == 1  # the rotation did not advance
     # The other lead with its own key is assigned normally.

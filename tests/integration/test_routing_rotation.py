@@ -86,7 +86,8 @@ def test_same_record_returns_original_without_advancing(db, client, tenant) -> N
     assert (again.assigned_to, again.sequence, again.cached) == (first.assigned_to, 3, True)
     with pytest.raises(IdempotencyKeyReused):
         svc.pick(tenant, "p", lead(4), idempotency_key="k-1")
-    assert svc.rotation.peek(tenant, "p", lead(4), "k-1") is None
+    with pytest.raises(IdempotencyKeyReused):  # a retry's replay refuses it before any work
+        svc.replay(tenant, "Lead", lead(4), "p", "k-1")
     assert svc.pick(tenant, "p", lead(5)).sequence == 4
     # A key first seen on a record that already had its pick is tied to that record too.
     assert svc.pick(tenant, "p", lead(5), idempotency_key="k-2").sequence == 4
