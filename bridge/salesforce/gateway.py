@@ -56,7 +56,7 @@ class SalesforceGateway:
         self,
         connection: SalesforceConnection,
         *,
-        in_chunk_size: int = soql.DEFAULT_IN_CHUNK,
+        in_chunk_size: int | None = None,
         convert_batch_size: int = sf_convert.DEFAULT_BATCH,
     ) -> None:
         if not 0 < convert_batch_size <= sf_convert.MAX_BATCH:
@@ -75,7 +75,7 @@ class SalesforceGateway:
         *,
         session: requests.Session | None = None,
         pool_size: int = 10,
-        in_chunk_size: int = soql.DEFAULT_IN_CHUNK,
+        in_chunk_size: int | None = None,
         convert_batch_size: int = sf_convert.DEFAULT_BATCH,
         **connection_options: Any,
     ) -> SalesforceGateway:
@@ -149,7 +149,8 @@ class SalesforceGateway:
     def fetch(
         self, sobject: str, record_ids: Iterable[str], fields: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """Records by id: one query per chunk of up to `in_chunk_size` validated ids.
+        """Records by id: one query per chunk of validated ids, as many as the SOQL length
+        guard admits (at most `in_chunk_size` when set).
 
         Ids that do not exist (or were deleted) are simply absent from the result.
         """

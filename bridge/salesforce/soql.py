@@ -27,9 +27,6 @@ _SOBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # for the headers.
 DEFAULT_MAX_SOQL_LENGTH = 10_000
 _ID_LITERAL = len("'001000000000000AAA',")
-# Ids per `IN` query: as many as the length guard admits (~470 with a few fields; 5,000 ids
-# take 11 queries), so the guard decides. Pass a smaller chunk_size to cap it further.
-DEFAULT_IN_CHUNK = DEFAULT_MAX_SOQL_LENGTH // _ID_LITERAL
 MAX_BATCH = 2_000  # Salesforce returns at most 2,000 records per query response
 
 
@@ -101,12 +98,13 @@ def by_ids(
     fields: Iterable[str],
     record_ids: Iterable[str],
     *,
-    chunk_size: int = DEFAULT_IN_CHUNK,
+    chunk_size: int | None = None,
     max_length: int = DEFAULT_MAX_SOQL_LENGTH,
 ) -> list[str]:
     """One `WHERE Id IN (...)` query per chunk of ids (validated, 18-char, deduplicated).
 
-    Chunks hold at most `chunk_size` ids and keep each query under `max_length` characters.
+    Each query stays under `max_length` characters; by default that alone sizes the chunks
+    (~470 ids with a few fields, so 5,000 ids take 11 queries). `chunk_size` caps them further.
     """
     head = select(sobject, fields)
     valid = sf_ids.normalize_all(record_ids, sobject)
@@ -116,7 +114,8 @@ def by_ids(
     frame = len(head) + len(" WHERE Id IN ()") - 1
     for record_id in valid:
         too_long = frame + _ID_LITERAL * (len(chunk) + 1) > max_length
-        if chunk and (len(chunk) >= chunk_size or too_long):
+        full = chunk_size is not None and len(chunk) >= chunk_size
+        if chunk and (full or too_long):
             queries.append(format_soql(head + " WHERE Id IN {ids}", ids=chunk))
             chunk = []
         chunk.append(record_id)

@@ -93,6 +93,9 @@ def test_by_ids_validates_dedupes_and_chunks() -> None:
     assert all(len(q) <= soql.DEFAULT_MAX_SOQL_LENGTH for q in queries)
     assert len(queries[0]) > soql.DEFAULT_MAX_SOQL_LENGTH - 21  # full: one more id would not fit
     assert queries[0].startswith("SELECT Id, Email FROM Lead WHERE Id IN ('00Q000000000000EAA',")
+    # No chunk cap of its own: with a longer guard the chunks grow with it.
+    roomy = soql.by_ids("Lead", ["Email"], record_ids, max_length=30_000)
+    assert [q.count("'00Q") for q in roomy] == [1_000]
     capped = soql.by_ids("Lead", ["Email"], record_ids[:450], chunk_size=200)
     assert [q.count("'00Q") for q in capped] == [200, 200, 50]
     with pytest.raises(InvalidId):
