@@ -39,10 +39,14 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![\w.-])\+?\d[\d ().-]{7,}\d(?![\w.])")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-_SECRET_TOKEN = re.compile(r"\b(whsec_|brk_)[A-Za-z0-9_+/=-]+")
+# Our own secrets (webhook secrets, bridge keys) and AI providers' key shapes (sk-...,
+# sk-proj-..., pk-/rk-..., also as their error messages mask them: sk-proj-****abcd).
+_SECRET_TOKEN = re.compile(
+    r"\b(?:(?:whsec_|brk_)[A-Za-z0-9_+/=-]+|(?:sk|pk|rk)-[A-Za-z0-9_*.-]{4,})"
+)
 # One scan that finds anything the four patterns above could match: most values (names of
 # companies, titles, ids, numbers) have none, and then no substitution is tried at all.
-_SUSPECT = re.compile(r"(?i)bearer|basic|whsec_|brk_|@|\d[\d ().-]{7,}\d")
+_SUSPECT = re.compile(r"(?i)bearer|basic|whsec_|brk_|\b[spr]k-|@|\d[\d ().-]{7,}\d")
 
 
 @lru_cache(maxsize=4096)
@@ -135,9 +139,8 @@ def configure_logging(settings: Settings) -> None:
     )
     # Route stdlib logging (aiohttp, celery, sqlalchemy) through the same processors.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
-        ]
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

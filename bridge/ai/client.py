@@ -36,8 +36,6 @@ MAX_TOKENS = {"low": 1_000, "medium": 2_000, "high": 4_000}
 # plain retry. Whole words: `max_completion_tokens` and `top_logprobs` are not these.
 _REFUSABLE = re.compile(r"\b(logprobs|max_tokens)\b")
 _UNSUPPORTED = re.compile(r"\b(unsupported|not supported|does not support)\b", re.IGNORECASE)
-# Provider key shapes (sk-..., sk-proj-..., also masked as sk-****abcd) in error messages.
-_KEY_LIKE = re.compile(r"\b(sk|pk|rk)-[A-Za-z0-9_*.-]{4,}")
 _REDACTOR = Redactor()
 _MAX_MESSAGE = 300
 
@@ -129,7 +127,6 @@ class ChatClient:
             return ""
         if self.api_key:
             message = message.replace(self.api_key, REDACTED)
-        message = _KEY_LIKE.sub(REDACTED, message)
         return _REDACTOR.scrub_text(" ".join(message.split()))[:_MAX_MESSAGE]
 
     def close(self) -> None:

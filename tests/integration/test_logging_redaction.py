@@ -55,3 +55,19 @@ async def test_no_key_or_email_in_logs(
     secret = key.key.split("_", 2)[2]
     assert secret not in logged and key.key[:-3] not in logged
     assert email not in logged and "jane.doe" not in logged
+
+
+def test_ai_provider_key_shapes_in_free_text(
+    json_logs: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An AI provider's error quoting a key (whole or masked) leaves no key in the logs."""
+    configure_logging(json_logs)
+    keys = ["sk-proj-Ab12Cd34Ef56", "sk-proj-****wxyz", "pk-live-9a8b7c6d", "rk_x rk-abcd_1234"]
+    structlog.get_logger("test").warning(
+        "ai.failed", error=f"Incorrect API key provided: {', '.join(keys)} (task-1234, disk-full)"
+    )
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert line["error"] == (
+        "Incorrect API key provided: [redacted], [redacted], [redacted], rk_x [redacted] "
+        "(task-1234, disk-full)"
+    )
