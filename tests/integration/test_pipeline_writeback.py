@@ -5,6 +5,7 @@ refusals recorded while the rest succeed, a processed batch writes nothing again
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from bridge.db import Database
 from bridge.deadletters import service as deadletters
@@ -381,14 +383,16 @@ def test_worker_start_checks_the_config_against_the_org(
         worker.wait(20)
 
 
-def test_the_start_up_check_closes_its_own_gateway(
-    sandbox: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _check_pipeline_in_process(
+    settings: Settings,
+    sandbox: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    **sf_overrides: object,
 ) -> None:
-    """In-process: the check signs in and reads the describe with a gateway of its own, closes
-    it, and leaves the process's cached gateway unopened (the pool forks after it)."""
+    """The worker's start-up check, run here with the worker's environment (a good file)."""
     from config.settings import get_settings
     from workers import resources
-    from workers import salesforce as worker_sf
     from workers.tasks import triggers
 
     good = tmp_path / "good.yaml"
@@ -397,8 +401,23 @@ def test_the_start_up_check_closes_its_own_gateway(
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("BRIDGE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("BRIDGE_PIPELINE_CONFIG", str(good))
-    for key, value in sandbox_overrides(sandbox).items():
+    for key, value in {**sandbox_overrides(sandbox), **sf_overrides}.items():
         monkeypatch.setenv(f"BRIDGE_{key.upper()}", str(value))
+    get_settings.cache_clear()
+    try:
+        triggers.check_pipeline()
+    finally:
+        get_settings.cache_clear()
+        resources.close_resources()
+
+
+def test_the_start_up_check_closes_its_own_gateway(
+    sandbox: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process: the check signs in and reads the describe with a gateway of its own, closes
+    it, and leaves the process's cached gateway unopened (the pool forks after it)."""
+    from workers import salesforce as worker_sf
+
     monkeypatch.setattr(worker_sf, "_gateway", None)
     built: list[SalesforceGateway] = []
     closed: list[SalesforceGateway] = []
@@ -415,12 +434,21 @@ def test_the_start_up_check_closes_its_own_gateway(
 
     monkeypatch.setattr(SalesforceGateway, "from_settings", classmethod(from_settings))
     monkeypatch.setattr(SalesforceGateway, "close", close)
-    get_settings.cache_clear()
-    try:
-        triggers.check_pipeline()
-    finally:
-        get_settings.cache_clear()
-        resources.close_resources()
+    _check_pipeline_in_process(settings, sandbox, tmp_path, monkeypatch)
     assert len(built) == 1 and closed == built
     assert built[0].calls_by_operation  # it did talk to the org (sign-in, describe)
     assert worker_sf._gateway is None
+
+
+def test_the_start_up_check_defers_while_salesforce_is_out_of_reach(
+    sandbox: Any, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the file's fault: the check logs it and returns, and the worker starts."""
+    with socket.socket() as sock:  # a port nothing listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        closed = f"https://127.0.0.1:{sock.getsockname()[1]}"
+    with capture_logs() as logs:
+        _check_pipeline_in_process(settings, sandbox, tmp_path, monkeypatch,
+                                   sf_instance_url=closed, sf_max_retries=0)  # fmt: skip
+    events = [e["event"] for e in logs]
+    assert "pipeline.check_deferred" in events and "pipeline.config_checked" not in events
