@@ -78,7 +78,6 @@ class Plan:
     account_id: str | None = None
     created_account: bool = False  # the bridge created the account (a contact without one)
     pick: Pick | None = None
-    refused: set[str] = field(default_factory=set)
     refused_picks: list[Pick] = field(default_factory=list)  # owners Salesforce refused
     failure: str | None = None
     failure_kind: str = "skip"  # route-log action of a failure: skip (policy) or error
@@ -88,6 +87,11 @@ class Plan:
     @property
     def lead_id(self) -> str:
         return str(self.lead["Id"])
+
+    @property
+    def refused(self) -> set[str]:
+        """The users Salesforce refused as this lead's owner: not to be picked again."""
+        return {p.assigned_to for p in self.refused_picks}
 
     @property
     def failed(self) -> bool:

@@ -263,7 +263,6 @@ class ConversionService:
                     continue  # refused too often; the later leads' results still count
                 assert self.routing is not None and policy.pool
                 self.routing.refused_owner(plan.pick.assigned_to)
-                plan.refused.add(plan.pick.assigned_to)
                 plan.refused_picks.append(plan.pick)
                 plan.act("owner_refused", f"Salesforce refused {plan.pick.assigned_to} as an "
                          "inactive owner; picking again", sf_id=plan.pick.assigned_to)  # fmt: skip
