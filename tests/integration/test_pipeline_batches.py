@@ -40,6 +40,13 @@ def human_leads(sandbox: Any, *names: str) -> list[str]:
             for n in names]  # fmt: skip
 
 
+def pipeline_with(gw: SalesforceGateway, client: redis.Redis, step: Any, **kw: Any) -> Pipeline:
+    """A pipeline running `step` on leads, its loop guard on the gateway's integration user."""
+    return Pipeline(
+        gw, client, integration_user_id=gw.integration_user_id, steps={"Lead": [step]}, **kw
+    )
+
+
 class Recording:
     """A step that records the ids it ran for; `hold` keeps its first run going until set."""
 
@@ -97,8 +104,7 @@ def test_two_batches_at_once_process_a_version_once(sandbox, settings) -> None:
     def worker(source: str) -> None:  # its own gateway and Redis client, like a process
         gw = SalesforceGateway.from_settings(sf)
         client = redis.Redis.from_url(settings.redis_url)
-        pipeline = Pipeline(gw, client, integration_user_id=gw.integration_user_id,
-                            steps={"Lead": [step]})  # fmt: skip
+        pipeline = pipeline_with(gw, client, step)
         start.wait(5)
         try:
             results[source] = pipeline.process(batch("Lead", [lead], source))
@@ -119,8 +125,7 @@ def test_two_batches_at_once_process_a_version_once(sandbox, settings) -> None:
     assert processed_count(client, 1, "Lead") == 1
     # Once the claimer is done the version is processed, not held: a later poll skips it.
     gw = SalesforceGateway.from_settings(sf)
-    later = Pipeline(gw, client, integration_user_id=gw.integration_user_id,
-                     steps={"Lead": [step]}).process(batch("Lead", [lead], "poll"))  # fmt: skip
+    later = pipeline_with(gw, client, step).process(batch("Lead", [lead], "poll"))
     assert later.skipped_already_processed == 1 and later.skipped_in_flight == 0
     assert step.runs == [lead]
     gw.close()
@@ -140,9 +145,8 @@ class KillsItsProcess:
 def _dying_batch(sf: Settings, lead: str, claimant: str | None, ttl: int) -> None:
     gw = SalesforceGateway.from_settings(sf)
     client = redis.Redis.from_url(sf.redis_url)
-    Pipeline(gw, client, integration_user_id=gw.integration_user_id,
-             steps={"Lead": [KillsItsProcess()]}, claim_ttl_seconds=ttl,
-             ).process(batch("Lead", [lead]), claimant=claimant)  # fmt: skip
+    pipeline = pipeline_with(gw, client, KillsItsProcess(), claim_ttl_seconds=ttl)
+    pipeline.process(batch("Lead", [lead]), claimant=claimant)
 
 
 def _die_mid_batch(
@@ -164,8 +168,7 @@ def test_a_claim_left_by_a_killed_batch_blocks_no_redelivery(sandbox, settings, 
     sf = with_sandbox(settings, sandbox)
     client = redis.Redis.from_url(settings.redis_url)
     step = Recording()
-    pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
-                        steps={"Lead": [step]})  # fmt: skip
+    pipeline = pipeline_with(gateway, client, step)
     _die_mid_batch(sf, lead, "task-1")
     # Another batch (a poll) leaves the version to its claimer, whose task comes back ...
     other = pipeline.process(batch("Lead", [lead], "poll"), claimant="task-2")
@@ -191,8 +194,7 @@ def test_a_redelivered_message_takes_its_claim_back_without_a_task_id(
     [lead] = human_leads(sandbox, "Digest")
     client = redis.Redis.from_url(settings.redis_url)
     step = Recording()
-    pipeline = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
-                        steps={"Lead": [step]})  # fmt: skip
+    pipeline = pipeline_with(gateway, client, step)
     _die_mid_batch(with_sandbox(settings, sandbox), lead, None)
     assert pipeline.process(batch("Lead", [lead], "poll")).skipped_in_flight == 1
     assert pipeline.process(batch("Lead", [lead])).processed_ids == [lead]
@@ -213,13 +215,11 @@ class Fails:
 def test_a_failed_batch_releases_its_claims(sandbox, settings, gateway) -> None:
     [lead] = human_leads(sandbox, "Failed")
     client = redis.Redis.from_url(settings.redis_url)
-    failing = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
-                       steps={"Lead": [Fails()]})  # fmt: skip
+    failing = pipeline_with(gateway, client, Fails())
     with pytest.raises(RuntimeError):
         failing.process(batch("Lead", [lead]), claimant="task-1")
     step = Recording()
-    retry = Pipeline(gateway, client, integration_user_id=gateway.integration_user_id,
-                     steps={"Lead": [step]})  # fmt: skip
+    retry = pipeline_with(gateway, client, step)
     # Another batch may take the version at once (the failed one neither did it nor holds it).
     assert retry.process(batch("Lead", [lead], "poll"), claimant="task-2").processed == 1
     assert step.runs == [lead]
