@@ -19,7 +19,7 @@ from bridge.conversion.diff import (
 from bridge.conversion.plan import CONVERTED, DUPLICATE, Outcome, Plan, Policy
 from bridge.db import Database
 from bridge.logs.service import record_action
-from bridge.routing.batch import INACTIVE_OWNER
+from bridge.routing.batch import refusal_reason
 from bridge.routing.errors import AssignmentNotLogged
 from bridge.routing.service import RoutingService
 from bridge.salesforce.gateway import SalesforceGateway
@@ -133,8 +133,7 @@ def _log_refused_owners(
     for pick in plan.refused_picks:
         routing.record(
             session, tenant_id, "Lead", pick, prev_owner=plan.lead.get("OwnerId"),
-            action="skip", reason=f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to} "
-            "as the converted lead's owner; re-picked",
+            action="skip", reason=refusal_reason(pick.assigned_to, "the converted lead's owner"),
             idempotency_key=common["idempotency_key"], request_id=common["request_id"],
         )  # fmt: skip
 

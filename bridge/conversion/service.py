@@ -42,10 +42,9 @@ from bridge.conversion.plan import (
 from bridge.conversion.route_log import write_route_logs
 from bridge.db import Database
 from bridge.matching.service import MatchService
-from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS
+from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, codes
 from bridge.routing.errors import NoMemberAvailable
 from bridge.routing.service import RoutingService
-from bridge.salesforce.convert import LeadConvertResult
 from bridge.salesforce.gateway import SalesforceGateway
 
 log = structlog.get_logger(__name__)
@@ -257,7 +256,7 @@ class ConversionService:
             again = []
             for plan, result in zip(pending, results, strict=True):
                 plan.result = result
-                if result.success or not (plan.pick and INACTIVE_OWNER in _codes(result)):
+                if result.success or not (plan.pick and INACTIVE_OWNER in codes(result)):
                     continue
                 if round_no == MAX_REFUSALS:
                     continue  # refused too often; the later leads' results still count
@@ -283,7 +282,7 @@ class ConversionService:
                    if p.result is not None and not p.result.success and not p.failed}  # fmt: skip
         # Converted meanwhile by another request (no Idempotency-Key): answer as a duplicate
         # with the ids it went into, as if this request had read the lead a moment later.
-        raced = [i for i, r in refused.items() if CONVERTED_LEAD in _codes(r)]
+        raced = [i for i, r in refused.items() if CONVERTED_LEAD in codes(r)]
         now = by_id(gw.fetch("Lead", raced, LEAD_FIELDS)) if raced else {}
         for plan in plans:
             result = refused.get(plan.lead_id)
@@ -312,10 +311,6 @@ class ConversionService:
 
 def _live(plan: Plan) -> bool:
     return not plan.failed
-
-
-def _codes(result: LeadConvertResult) -> set[str]:
-    return {e.status_code for e in result.errors}
 
 
 def _act_owner(plan: Plan, pool: str | None) -> None:

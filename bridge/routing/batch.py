@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.logs.service import record_action
 from bridge.routing.errors import AssignmentNotLogged, NoMemberAvailable
 from bridge.routing.outcomes import BatchAssignments, Pick, assignment
-from bridge.salesforce.collections import RecordResult
+from bridge.salesforce.collections import RecordError, RecordResult
 from bridge.salesforce.errors import SalesforceError
 
 if TYPE_CHECKING:
@@ -23,8 +23,21 @@ INACTIVE_OWNER = "INACTIVE_OWNER_OR_USER"
 MAX_REFUSALS = 3  # re-picks after Salesforce refused an inactive owner
 
 
-def codes(result: RecordResult) -> list[str]:
+class HasErrors(Protocol):
+    """A Salesforce per-record result: sObject Collections' or convertLead's."""
+
+    @property
+    def errors(self) -> Sequence[RecordError]: ...
+
+
+def codes(result: HasErrors) -> list[str]:
     return [e.status_code for e in result.errors]
+
+
+def refusal_reason(user_id: str, role: str | None = None) -> str:
+    """The reason of the `skip` route log of an owner Salesforce refused as inactive."""
+    refused = f"{user_id} as {role}" if role else user_id
+    return f"{INACTIVE_OWNER}: Salesforce refused {refused}; re-picked"
 
 
 class BatchAssigner:
@@ -96,8 +109,7 @@ class BatchAssigner:
             elif INACTIVE_OWNER in codes(result):
                 self.service.refused_owner(pick.assigned_to)
                 self.refused.add(pick.assigned_to)
-                reason = f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to}; re-picked"
-                self.logs.append((pick, "skip", reason))
+                self.logs.append((pick, "skip", refusal_reason(pick.assigned_to)))
                 again.append(pick.record_id)
             else:
                 self.outcome.failed[pick.record_id] = f"OwnerId refused ({','.join(codes(result))})"

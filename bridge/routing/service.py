@@ -38,7 +38,13 @@ from bridge.routing.availability import (
     CAPPED,
     ActiveUsers,
 )
-from bridge.routing.batch import INACTIVE_OWNER, MAX_REFUSALS, BatchAssigner, codes
+from bridge.routing.batch import (
+    INACTIVE_OWNER,
+    MAX_REFUSALS,
+    BatchAssigner,
+    codes,
+    refusal_reason,
+)
 from bridge.routing.errors import (
     AssignmentNotLogged,
     IdempotencyKeyReused,
@@ -451,7 +457,7 @@ class RoutingService:
         with self.db.session() as session:
             self.record(
                 session, tenant_id, sobject, pick, prev_owner=prev, action="skip",
-                reason=f"{INACTIVE_OWNER}: Salesforce refused {pick.assigned_to}; re-picked",
+                reason=refusal_reason(pick.assigned_to),
                 request_id=request_id,
             )  # fmt: skip
 
