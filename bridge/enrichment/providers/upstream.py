@@ -113,8 +113,7 @@ class UpstreamProvider:
             person = (data or {}).get("person")
             person = person if isinstance(person, dict) else {}
             overall = _confidence(data.get("confidence") if data else None, 0.7)
-            for key in wanted & {"email", "phone", "title", "linkedin_url", "email_status",
-                                 "job_last_seen_at"}:  # fmt: skip
+            for key in wanted:  # person fields only (lookup() intersected them)
                 if value := _text(person.get(key)):
                     score = _confidence(person.get("email_confidence"), overall) if (
                         key == "email") else overall  # fmt: skip
