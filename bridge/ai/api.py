@@ -24,7 +24,7 @@ from bridge.ai.models import (
 )
 from bridge.ai.service import AiService, Question
 from bridge.web.appkeys import SETTINGS
-from bridge.web.charging import CREDITS_REMAINING, charge, refund_charge
+from bridge.web.charging import CREDITS_REMAINING, charge, charge_up_to, refund_charge
 from bridge.web.endpoints import EndpointTable
 from bridge.web.errors import ApiError
 from bridge.web.responses import json_model
@@ -88,7 +88,7 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
         raise
     cost = min(answer.credits, body.max_credits) if body.max_credits else answer.credits
     try:
-        extra = await _charge_up_to(request, cost - 1)
+        extra = (await charge_up_to(request, cost - 1)).amount
     except Exception:
         await refund_charge(request, reserved)
         raise
@@ -105,22 +105,6 @@ async def _answer(request: web.Request, body: AIEnrichRequest | DeepResearchRequ
             agent_used=answer.agent_used,
         )
     )  # fmt: skip
-
-
-async def _charge_up_to(request: web.Request, amount: int) -> int:
-    """Charge `amount`, or what the account has left when that is less (the answer exists
-    already); returns what was charged. Every attempt, a 402 too, notes the remaining to
-    report in the request (CREDITS_REMAINING)."""
-    while amount > 0:
-        try:
-            await charge(request, amount)
-            return amount
-        except ApiError as exc:
-            if exc.status != 402:
-                raise
-            # The 402's figure is the spendable SQL balance: what can still be charged.
-            amount = min(amount - 1, exc.credits_remaining or 0)  # shrinks: a race cannot loop
-    return 0
 
 
 @routes.post(

@@ -51,6 +51,18 @@ def take(session: Session, tenant_id: int, amount: int) -> int | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
+def locked_remaining(session: Session, tenant_id: int) -> int:
+    """The remaining balance (0 without one), locked for the rest of the transaction: the row
+    lock (PostgreSQL) or the write lock SQLite's BEGIN IMMEDIATE already holds. So a `take`
+    of up to this much in the same transaction cannot fail."""
+    stmt = (
+        select(CreditBalance.remaining)
+        .where(CreditBalance.tenant_id == tenant_id)
+        .with_for_update()
+    )
+    return int(session.execute(stmt).scalar_one_or_none() or 0)
+
+
 def give(session: Session, tenant_id: int, amount: int, *, to_total: bool) -> int:
     """Add to the balance (creating it); `to_total` also raises the total granted."""
     dialect = session.get_bind().dialect.name

@@ -18,13 +18,23 @@ from `RemainingCache` (per process, a few seconds old at most): no SQL on the ho
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import structlog
 from aiohttp import web
 
-from bridge.credits.service import Debit, InsufficientCredits, RemainingCache, adebit, arefund
+from bridge.credits import store
+from bridge.credits.service import (
+    Debit,
+    InsufficientCredits,
+    RemainingCache,
+    adebit,
+    arefund,
+    debit_in,
+)
 from bridge.credits.store import NO_TAGS, Tags
+from bridge.db import Database
 from bridge.web.appkeys import DB
 from bridge.web.auth import PRINCIPAL, principal
 from bridge.web.errors import ApiError
@@ -54,10 +64,9 @@ async def charge(
 ) -> Debit:
     """Debit the caller's tenant `amount` credits for this request, or answer 402."""
     caller = principal(request)
-    name = endpoint or f"{request.method} {request.match_info.route.resource.canonical}"  # type: ignore[union-attr]
     try:
         spent = await adebit(
-            request.app[DB], caller.tenant_id, amount, name, tags,
+            request.app[DB], caller.tenant_id, amount, endpoint or _endpoint(request), tags,
             request_id=request.get(REQUEST_ID),
         )  # fmt: skip
     except InsufficientCredits as exc:
@@ -65,6 +74,31 @@ async def charge(
         # The body keeps the SQL balance: credits parked in the ingest lease cannot pay this.
         raise insufficient(exc) from None
     return await note_debit(request, spent)
+
+
+async def charge_up_to(request: web.Request, amount: int) -> Debit:
+    """`charge` `amount`, or what the tenant's SQL balance has left when that is less (0 when
+    it is empty: never a 402), for work already done. One transaction, at most one ledger
+    line."""
+    caller = principal(request)
+    spent = await asyncio.to_thread(
+        _debit_up_to, request.app[DB], caller.tenant_id, amount, _endpoint(request),
+        request.get(REQUEST_ID),
+    )  # fmt: skip
+    return await note_debit(request, spent)
+
+
+def _debit_up_to(
+    db: Database, tenant_id: int, amount: int, endpoint: str, request_id: str | None
+) -> Debit:
+    with db.session() as session:
+        # Read under the lock, so the guarded debit of it cannot fail (no 402, no retry).
+        affordable = min(amount, store.locked_remaining(session, tenant_id))
+        return debit_in(session, tenant_id, affordable, endpoint, request_id=request_id)
+
+
+def _endpoint(request: web.Request) -> str:
+    return f"{request.method} {request.match_info.route.resource.canonical}"  # type: ignore[union-attr]
 
 
 async def refund_charge(request: web.Request, spent: Debit) -> int:

@@ -156,8 +156,8 @@ async def test_charge_capped_at_what_the_account_has_left(aiohttp_client, settin
 async def test_emptied_account_reports_remaining_as_the_header_does(
     aiohttp_client, settings, chat, db, redis_url
 ) -> None:
-    """The band charge finds the SQL balance empty (a 402 inside, never the caller's): the body
-    reports the remaining with the tenant's ingest lease, as X-Credits-Remaining does."""
+    """The band charge finds the SQL balance empty (it takes nothing; no 402 for the caller):
+    the body reports the remaining with the tenant's ingest lease, as X-Credits-Remaining does."""
     created = tenants.create_key(db, "leased")
     credits.grant(db, created.tenant_id, 40)
     connection = aioredis.Redis.from_url(redis_url)
