@@ -87,6 +87,20 @@ return done
 )
 
 
+# KEYS: the versions' processed keys. ARGV: their stamps. Returns the 1-based positions of
+# the versions not covered by their mark (the same rule as claiming).
+_UNPROCESSED = (
+    _COVERS
+    + """
+local out = {}
+for i = 1, #KEYS do
+  if not covers(redis.call('GET', KEYS[i]), ARGV[i]) then out[#out + 1] = i end
+end
+return out
+"""
+)
+
+
 def _key(tenant_id: int, record_id: str) -> str:
     return f"{PREFIX}{tenant_id}:{record_id}"
 
@@ -102,15 +116,13 @@ def _claim_key(tenant_id: int, record: Mapping[str, Any]) -> str:
 def unprocessed(
     client: redis.Redis, tenant_id: int, records: list[Mapping[str, Any]]
 ) -> list[Mapping[str, Any]]:
-    """The records whose current version has not been processed yet (one round trip)."""
+    """The records whose current version has not been processed yet, by the rule claiming
+    uses: a mark at this version or a later one covers it (one round trip)."""
     if not records:
         return []
-    seen = client.mget([_key(tenant_id, r["Id"]) for r in records])
-    return [
-        r
-        for r, stamp in zip(records, seen, strict=True)
-        if stamp is None or stamp.decode() != _stamp(r)
-    ]
+    keys = [_key(tenant_id, r["Id"]) for r in records]
+    positions = client.register_script(_UNPROCESSED)(keys=keys, args=[_stamp(r) for r in records])
+    return [records[int(i) - 1] for i in positions]
 
 
 @dataclass

@@ -26,3 +26,14 @@ def test_a_batch_finishing_late_does_not_put_an_older_version_back(client: redis
     assert versions.claim(client, 1, [OLD], claimant="c", ttl_seconds=60).processed == [OLD]
     newest = {**NEW, "SystemModstamp": "2026-11-25T08:00:09.000+0000"}
     assert versions.claim(client, 1, [newest], claimant="c", ttl_seconds=60).mine == [newest]
+
+
+def test_the_polls_pre_filter_uses_the_claiming_rule(client: redis.Redis) -> None:
+    """`unprocessed` (the poll's filter before batching) agrees with `claim`: an older version
+    is covered by a newer mark, the marked one too, a newer one and an unmarked record are not."""
+    assert versions.claim(client, 1, [NEW], claimant="a", ttl_seconds=60).mine
+    _finish(client, NEW, "a")
+    newest = {**NEW, "SystemModstamp": "2026-11-25T08:00:09.000+0000"}
+    other = {"Id": "00Q000000000002AAA", "SystemModstamp": OLD["SystemModstamp"]}
+    assert versions.unprocessed(client, 1, [OLD, NEW, newest, other]) == [newest, other]
+    assert versions.unprocessed(client, 1, []) == []
