@@ -70,14 +70,14 @@ class _Collector(Collector):
         by_series: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
         for (series, labels), value in self.readings.counters.items():
             by_series[series].append((dict(labels), value))
-        # Totals stored under an older label set (before `status` joined the latency
-        # histogram, say) stay in Redis; they are left out rather than failing every scrape.
-        shapes = {m.name: set(m.labels) for m in catalogue.ALL}
         for metric in catalogue.ALL:
+            # Totals stored under an older label set (before `status` joined the latency
+            # histogram, say) stay in Redis; they are left out rather than failing every scrape.
+            shape = set(metric.labels)
             if metric.kind == "counter":
                 family = CounterMetricFamily(metric.name, metric.help, labels=metric.labels)
                 for labels, value in sorted(by_series.get(metric.name + "_total", []), key=_k):
-                    if set(labels) == shapes[metric.name]:
+                    if set(labels) == shape:
                         family.add_metric([labels[n] for n in metric.labels], value)
                 yield family
                 continue
@@ -87,10 +87,10 @@ class _Collector(Collector):
             )
             for labels, value in by_series.get(metric.name + "_bucket", []):
                 le = labels.pop("le", None)
-                if le is not None and set(labels) == shapes[metric.name]:
+                if le is not None and set(labels) == shape:
                     series[tuple(labels[n] for n in metric.labels)]["buckets"][le] = value
             for labels, value in by_series.get(metric.name + "_sum", []):
-                if set(labels) == shapes[metric.name]:
+                if set(labels) == shape:
                     series[tuple(labels[n] for n in metric.labels)]["sum"] = value
             for key in sorted(series):
                 counts = series[key]["buckets"]
