@@ -6,7 +6,6 @@ speed of one Redis script call per batch, and the workers do the work.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,17 +76,16 @@ class WorkflowService:
         `response` is the answer so far, kept with the job for the audit log."""
         definition = self.definition(workflow_id)
         cost = price(definition, body)
-        # The job id is the run id on the ledger line, so it is chosen before paying.
-        job_id = uuid.uuid4().hex
+        # The job id is the run id on the ledger line, so the job is made before paying; the
+        # answer (with the balance after paying) joins its payload once paid.
+        job = NewJob(tenant_id, workflow_id, body.model_dump(mode="json"),
+                     [s.name for s in definition.steps], request_id, dedupe_key)  # fmt: skip
         spent = await self.debits.debit(
             tenant_id, cost, f"workflows:{workflow_id}", request_id,
-            Tags(workflow_id=workflow_id, workflow_run_id=job_id),
+            Tags(workflow_id=workflow_id, workflow_run_id=job.job_id),
         )  # fmt: skip
-        payload = body.model_dump(mode="json")
-        payload["_response"] = {**response, "credits_consumed": cost,
-                                "credits_remaining": spent.remaining}  # fmt: skip
-        job = NewJob(tenant_id, workflow_id, payload, [s.name for s in definition.steps],
-                     request_id, dedupe_key, job_id)  # fmt: skip
+        job.payload["_response"] = {**response, "credits_consumed": cost,
+                                    "credits_remaining": spent.remaining}  # fmt: skip
         try:
             accepted = await self.intake.accept(job)
         except BaseException:
