@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import insert, select
+from structlog.testing import capture_logs
 
 from bridge.db import Database
 from bridge.logs import retention
@@ -140,10 +141,14 @@ def test_an_expired_lock_taken_by_another_run_is_left_alone(
         return real_cleanup(db, tenant, *args)
 
     monkeypatch.setattr(retention, "cleanup", slow_cleanup)
-    done = cleanup_task.cleanup_due()
+    with capture_logs() as logged:
+        done = cleanup_task.cleanup_due()
     assert [d["tenant_id"] for d in done] == [acme]  # the other run carries on with the rest
     assert remaining(job_env, globex) == {"globex-0", "globex-1", "globex-2"}
     assert client.get(cleanup_task.LOCK_KEY) == b"another-run"
+    # One warning for the one event: a lost lock is not released (and reported) again.
+    warnings = [e["event"] for e in logged if e["log_level"] == "warning"]
+    assert warnings == ["logs.retention.lock_lost"]
 
 
 def test_beat_schedules_the_job_at_the_check_interval(due_now: None) -> None:

@@ -35,6 +35,7 @@ def cleanup_due() -> list[dict[str, Any]]:
         log.info("logs.retention.skipped: another cleanup runs")
         return []
     done: list[dict[str, Any]] = []
+    held = True
     try:
         db = resources.database()
         now = utcnow()
@@ -59,13 +60,15 @@ def cleanup_due() -> list[dict[str, Any]]:
                     }
                 )
             if not _still_held(lock):
+                held = False  # logged as lost; releasing it would fail (and log) again
                 break  # another run took over after expiry: it finishes the due tenants
         return done
     finally:
-        try:
-            lock.release()
-        except LockError:
-            log.warning("logs.retention.lock_expired", seconds=LOCK_SECONDS)
+        if held:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("logs.retention.lock_expired", seconds=LOCK_SECONDS)
 
 
 def _still_held(lock: Lock) -> bool:
