@@ -128,9 +128,11 @@ async def _stream_rows(
     plan.last never join it, so it holds at most plan.rows plus rows committed inside its key
     range. A short chunk means the range is exhausted; an empty plan reads nothing.
     """
+    if plan.last is None:
+        return 0
     written = 0
     position = after
-    while plan.last is not None:
+    while True:
         rows = await asyncio.to_thread(
             export.chunk, db, where, position, plan.last, export.CHUNK_ROWS, query.include_diff
         )
