@@ -99,6 +99,17 @@ def debit(
         return debit_in(session, tenant_id, amount, endpoint, tags, request_id=request_id)
 
 
+def debit_up_to(
+    db: Database, tenant_id: int, amount: int, endpoint: str, *, request_id: str | None = None
+) -> Debit:
+    """Take `amount` credits, or what the balance has left when that is less (for work already
+    done): never InsufficientCredits, at most one ledger line."""
+    with db.session() as session:
+        # Read under the lock, so the guarded debit of it cannot fail.
+        affordable = min(amount, store.locked_remaining(session, tenant_id))
+        return debit_in(session, tenant_id, affordable, endpoint, request_id=request_id)
+
+
 def refund(db: Database, spent: Debit, *, request_id: str | None = None) -> int:
     """Give back a debit whose paid work failed; returns the new remaining balance.
 

@@ -24,17 +24,15 @@ from dataclasses import replace
 import structlog
 from aiohttp import web
 
-from bridge.credits import store
 from bridge.credits.service import (
     Debit,
     InsufficientCredits,
     RemainingCache,
     adebit,
     arefund,
-    debit_in,
+    debit_up_to,
 )
 from bridge.credits.store import NO_TAGS, Tags
-from bridge.db import Database
 from bridge.web.appkeys import DB
 from bridge.web.auth import PRINCIPAL, principal
 from bridge.web.errors import ApiError
@@ -82,19 +80,10 @@ async def charge_up_to(request: web.Request, amount: int) -> Debit:
     line."""
     caller = principal(request)
     spent = await asyncio.to_thread(
-        _debit_up_to, request.app[DB], caller.tenant_id, amount, _endpoint(request),
-        request.get(REQUEST_ID),
+        debit_up_to, request.app[DB], caller.tenant_id, amount, _endpoint(request),
+        request_id=request.get(REQUEST_ID),
     )  # fmt: skip
     return await note_debit(request, spent)
-
-
-def _debit_up_to(
-    db: Database, tenant_id: int, amount: int, endpoint: str, request_id: str | None
-) -> Debit:
-    with db.session() as session:
-        # Read under the lock, so the guarded debit of it cannot fail (no 402, no retry).
-        affordable = min(amount, store.locked_remaining(session, tenant_id))
-        return debit_in(session, tenant_id, affordable, endpoint, request_id=request_id)
 
 
 def _endpoint(request: web.Request) -> str:
